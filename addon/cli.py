@@ -1,0 +1,84 @@
+"""The ``vigilante`` command line: one entry point, one sub-command per job.
+
+Sub-commands register themselves in :data:`COMMANDS` as ``(name, help, add_arguments,
+run)``; ``run(args)`` returns the exit code. Errors meant for the user are raised as
+:class:`UserError` and printed as one line on stderr, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from addon import __version__
+from addon.config import ConfigError, describe, load_config
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad input, bad config); printed as one line."""
+
+
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML configuration (default: $VIGILANTE_CONFIG, else built-in defaults)")
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    if args.describe:
+        print(describe())
+        return 0
+    cfg = load_config(args.config)
+    import yaml
+
+    print(f"# source: {cfg.source}  digest: {cfg.digest()}")
+    print(yaml.safe_dump(cfg.as_dict(), sort_keys=False), end="")
+    return 0
+
+
+def _config_cmd_args(parser: argparse.ArgumentParser) -> None:
+    _config_args(parser)
+    parser.add_argument("--describe", action="store_true", help="print every key with its default and documentation")
+
+
+COMMANDS: list[Command] = [
+    ("config", "validate and print the effective configuration", _config_cmd_args, _run_config),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="vigilante",
+        description="Observability add-on for Flask apps: rules, dashboards, alerts and an anomaly scorer.",
+    )
+    parser.add_argument("--version", action="version", version=f"vigilante {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text, add_arguments, run in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vigilante`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except (UserError, ConfigError) as exc:
+        print(f"vigilante {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vigilante {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""The one configuration object: every name and knob that differs between installations.
+
+Rules, dashboards, alerts, manifests and the scorer all read a :class:`Config`. It is
+built from the shipped defaults below, then a YAML file, then environment variables,
+each layer overriding the one before::
+
+    >>> cfg = load_config(env={"VIGILANTE_SCORER__HOLD_TICKS": "3"})
+    >>> cfg.scorer.hold_ticks
+    3
+    >>> cfg.app.job
+    'ticket-app'
+
+An environment variable is ``VIGILANTE_<SECTION>__<KEY>`` (double underscore between
+section and key); its value is read as a YAML scalar or flow list, so
+``VIGILANTE_APP__LATENCY_BUCKETS='[0.1, 0.5, 1]'`` works.
+
+Every error names where the bad value came from (file and line, or the variable), the
+key, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import os
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+ENV_PREFIX = "VIGILANTE_"
+CONFIG_PATH_ENV = "VIGILANTE_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong kind."""
+
+
+def knob(default: Any, doc: str, check: tuple[Callable[[Any], bool], str] | None = None) -> Any:
+    """Declare a configuration field with its documentation and an optional check.
+
+    ``check`` is ``(predicate, what_is_expected)``; the text completes
+    "expected ..." in the error message.
+    """
+    metadata = {"doc": doc, "check": check}
+    if isinstance(default, (list, dict)):
+        raise TypeError("use tuples or knob_factory for mutable defaults")
+    return field(default=default, metadata=metadata)
+
+
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def _probability(v: float) -> bool:
+    return 0 < v < 1
+
+
+_LABEL_VALUE = (lambda v: bool(v) and "\n" not in v, "a non-empty single-line string")
+_METRIC_NAME = (lambda v: re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", v) is not None, "a Prometheus metric/label name")
+_DNS_LABEL = (
+    lambda v: re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", v) is not None,
+    "a Kubernetes name (lower-case letters, digits and '-', at most 63 characters)",
+)
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The Flask app the add-on watches, and how its metrics are labelled."""
+
+    job: str = knob("ticket-app", "Prometheus `job` label of the app's scrape targets.", _LABEL_VALUE)
+    namespace: str = knob("tickets", "Kubernetes namespace of the app (the `namespace` label).", _DNS_LABEL)
+    route_label: str = knob(
+        "url_rule",
+        "How requests are grouped into routes: `url_rule` (the rule, e.g. /event/<int:id>) or "
+        "`endpoint` (the view name). Never the raw path, whose cardinality is unbounded.",
+        (lambda v: v in ("url_rule", "endpoint"), "'url_rule' or 'endpoint'"),
+    )
+    metric_prefix: str = knob(
+        "flask", "Prefix of the exporter's metric names (flask_http_request_duration_seconds ...).", _METRIC_NAME
+    )
+    latency_buckets: tuple[float, ...] = knob(
+        (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        "Upper bounds (seconds) of the request-latency histogram buckets, ascending.",
+        (lambda v: len(v) > 0 and all(b > 0 for b in v) and list(v) == sorted(set(v)), "ascending positive numbers"),
+    )
+    excluded_paths: tuple[str, ...] = knob(
+        ("/metrics", "/healthz", "/readyz"), "Paths that are not measured (scrapes and probes)."
+    )
+    service: str = knob("tickets", "The `service` routing label put on every alert.", _LABEL_VALUE)
+    team: str = knob("platform", "The `team` routing label put on every alert.", _LABEL_VALUE)
+
+
+@dataclass(frozen=True)
+class SloConfig:
+    """Service-level objectives the burn-rate and latency alerts are built from."""
+
+    availability: float = knob(
+        0.995, "Target fraction of requests that are not 5xx (0.995 = 99.5 %).", (_probability, "a number between 0 and 1")
+    )
+    latency_p95_seconds: float = knob(0.5, "p95 latency above which the latency alert fires.", (_positive, "a positive number"))
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """The Prometheus server the scorer queries and the local stack runs."""
+
+    url: str = knob("http://127.0.0.1:9090", "Base URL of the Prometheus HTTP API.", _LABEL_VALUE)
+    scrape_interval_seconds: float = knob(15.0, "Scrape interval of the app and the scorer.", (_positive, "a positive number"))
+    evaluation_interval_seconds: float = knob(15.0, "Rule evaluation interval.", (_positive, "a positive number"))
+    query_timeout_seconds: float = knob(10.0, "Timeout of one HTTP query.", (_positive, "a positive number"))
+
+
+@dataclass(frozen=True)
+class GrafanaConfig:
+    """Where generated dashboards and alert rules go in Grafana."""
+
+    folder: str = knob("Vigilante", "Grafana folder for dashboards and alert rules.", _LABEL_VALUE)
+    datasource_uid: str = knob("prometheus", "uid of the Prometheus datasource Grafana queries.", _LABEL_VALUE)
+    uid_prefix: str = knob("vigilante", "Prefix of every dashboard and alert-rule uid.", _DNS_LABEL)
+
+
+@dataclass(frozen=True)
+class KubernetesConfig:
+    """Names used by the manifests."""
+
+    namespace: str = knob("vigilante", "Namespace the add-on (scorer, Prometheus, Grafana) runs in.", _DNS_LABEL)
+    release: str = knob(
+        "kube-prometheus-stack",
+        "The `release` label kube-prometheus-stack selects ServiceMonitors and PrometheusRules by.",
+        _LABEL_VALUE,
+    )
+
+
+DEFAULT_FEATURES = (
+    "requests_per_second",
+    "errors_per_second",
+    "error_ratio",
+    "latency_p50_seconds",
+    "latency_p95_seconds",
+)
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    """The anomaly scorer: which series it reads and how it decides."""
+
+    features: tuple[str, ...] = knob(
+        DEFAULT_FEATURES,
+        "Names of the features the model reads (CSV columns in a backtest, queries when live).",
+        (lambda v: len(v) > 0 and len(set(v)) == len(v), "a non-empty list of distinct names"),
+    )
+    tick_seconds: float = knob(15.0, "Seconds between two scored ticks.", (_positive, "a positive number"))
+    hold_ticks: int = knob(
+        2, "Ticks the score must stay above the threshold before the decision turns to 1.", (lambda v: v >= 1, "an integer >= 1")
+    )
+    listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"))
+    state_path: str = knob("vigilante-state.json", "File the model state is saved to and restored from.", _LABEL_VALUE)
+
+
+SECTIONS: dict[str, type] = {
+    "app": AppConfig,
+    "slo": SloConfig,
+    "prometheus": PrometheusConfig,
+    "grafana": GrafanaConfig,
+    "kubernetes": KubernetesConfig,
+    "scorer": ScorerConfig,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that differs between installations. Build it with :func:`load_config`."""
+
+    app: AppConfig = field(default_factory=AppConfig)
+    slo: SloConfig = field(default_factory=SloConfig)
+    prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
+    grafana: GrafanaConfig = field(default_factory=GrafanaConfig)
+    kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
+    scorer: ScorerConfig = field(default_factory=ScorerConfig)
+    source: str = field(default="<defaults>", compare=False)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain data (tuples as lists), in section order, without the source."""
+        return {name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTIONS}
+
+    def digest(self) -> str:
+        """A short stable hash of the values, for info metrics and generated headers."""
+        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    def replace(self, section: str, **changes: Any) -> "Config":
+        """A copy with some keys of one section changed (validated like a file)."""
+        data = self.as_dict()
+        for key, value in changes.items():
+            data[section][key] = value
+        return _build({s: {k: (v, "replace()") for k, v in keys.items()} for s, keys in data.items()}, self.source)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --- loading -------------------------------------------------------------------------
+
+Located = tuple[Any, str]  # a raw value and where it came from ("file.yaml:12" or "$VAR")
+
+
+def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Build the configuration from defaults, a YAML file and the environment.
+
+    ``path`` defaults to ``$VIGILANTE_CONFIG`` when set; with neither, only defaults and
+    environment apply. ``env`` defaults to ``os.environ``.
+    """
+    env = os.environ if env is None else env
+    if path is None and env.get(CONFIG_PATH_ENV):
+        path = env[CONFIG_PATH_ENV]
+    layers: dict[str, dict[str, Located]] = {name: {} for name in SECTIONS}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        for section, keys in _read_file(Path(path)).items():
+            layers[section].update(keys)
+    for section, keys in _read_env(env).items():
+        layers[section].update(keys)
+    return _build(layers, source)
+
+
+def _read_file(path: Path) -> dict[str, dict[str, Located]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror}") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if root is None:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(f"{path}:{root.start_mark.line + 1}: expected a mapping of sections ({', '.join(SECTIONS)})")
+    out: dict[str, dict[str, Located]] = {}
+    for key_node, value_node in root.value:
+        section = key_node.value
+        where = f"{path}:{key_node.start_mark.line + 1}"
+        if section not in SECTIONS:
+            raise ConfigError(f"{where}: unknown section '{section}'{_suggest(section, SECTIONS)}")
+        if isinstance(value_node, yaml.ScalarNode) and value_node.tag.endswith(":null"):
+            continue
+        if not isinstance(value_node, yaml.MappingNode):
+            raise ConfigError(f"{where}: section '{section}' must be a mapping of keys")
+        keys = out.setdefault(section, {})
+        for k_node, v_node in value_node.value:
+            value = yaml.safe_load(yaml.serialize(v_node))
+            keys[k_node.value] = (value, f"{path}:{k_node.start_mark.line + 1}")
+    return out
+
+
+def _read_env(env: Mapping[str, str]) -> dict[str, dict[str, Located]]:
+    out: dict[str, dict[str, Located]] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_PATH_ENV or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].partition("__")
+        section, key = section.lower(), key.lower()
+        if section not in SECTIONS:
+            raise ConfigError(f"${name}: unknown section '{section}'{_suggest(section, SECTIONS)}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        out.setdefault(section, {})[key] = (value, f"${name}")
+    return out
+
+
+def _build(layers: Mapping[str, Mapping[str, Located]], source: str) -> Config:
+    sections = {}
+    for name, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {}
+        for key, (raw, where) in layers.get(name, {}).items():
+            if key not in fields:
+                raise ConfigError(f"{where}: unknown key '{name}.{key}'{_suggest(key, fields)}")
+            f = fields[key]
+            value = _coerce(raw, hints[key], f"{where}: {name}.{key}")
+            check = f.metadata.get("check")
+            if check and not check[0](value):
+                raise ConfigError(f"{where}: {name}.{key}: expected {check[1]}, got {raw!r}")
+            values[key] = value
+        sections[name] = cls(**values)
+    return Config(**sections, source=source)
+
+
+def _coerce(raw: Any, hint: Any, what: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        item_type = typing.get_args(hint)[0]
+        if not isinstance(raw, (list, tuple)):
+            raise ConfigError(f"{what}: expected a list of {_type_name(item_type)}, got {raw!r}")
+        return tuple(_coerce(item, item_type, what) for item in raw)
+    if hint is bool:
+        if isinstance(raw, bool):
+            return raw
+    elif hint is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+    elif hint is float:
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return float(raw)
+    elif hint is str:
+        if isinstance(raw, str):
+            return raw
+    else:  # pragma: no cover - a programming error in a section class
+        raise TypeError(f"unsupported config type {hint}")
+    raise ConfigError(f"{what}: expected {_type_name(hint)}, got {raw!r}")
+
+
+def _type_name(hint: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+
+
+def _suggest(word: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    known = ", ".join(choices)
+    return f"; did you mean '{close[0]}'?" if close else f"; known: {known}"
+
+
+def describe() -> str:
+    """Every knob with its default and documentation, as commented YAML."""
+    lines = ["# Vigilante configuration: every key, its default and what it does.", ""]
+    for name, cls in SECTIONS.items():
+        lines.append(f"{name}:  # {cls.__doc__.strip().splitlines()[0]}")
+        for f in dataclasses.fields(cls):
+            default = _plain(f.default)
+            rendered = json.dumps(default) if not isinstance(default, str) else yaml.safe_dump(default).splitlines()[0]
+            lines.append(f"  # {f.metadata['doc']}")
+            lines.append(f"  {f.name}: {rendered}")
+        lines.append("")
+    return "\n".join(lines)
