@@ -155,6 +155,7 @@ class ScorerConfig:
         "Names of the features the model reads (CSV columns in a backtest, queries when live).",
         (lambda v: len(v) > 0 and len(set(v)) == len(v), "a non-empty list of distinct names"),
     )
+    job: str = knob("vigilante-scorer", "Prometheus `job` label of the scorer's scrape target.", _LABEL_VALUE)
     tick_seconds: float = knob(15.0, "Seconds between two scored ticks.", (_positive, "a positive number"))
     hold_ticks: int = knob(
         2, "Ticks the score must stay above the threshold before the decision turns to 1.", (lambda v: v >= 1, "an integer >= 1")

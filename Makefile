@@ -1,0 +1,46 @@
+# Vigilante: `make demo` runs the local stack and an incident; `make test` runs every test.
+# Both run `make setup` first. Knobs: PYTHON (interpreter for the virtualenv), VENV (its path),
+# PYTEST_ARGS (e.g. PYTEST_ARGS='-m "not slow"'), and PROMETHEUS_BIN & co. for other binaries.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-packages test test-fast demo stack generate bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+setup: $(STAMP) system-packages  ## virtualenv with the package, plus Debian's prometheus and alertmanager
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: Python 3.10+ needed ($(PYTHON))" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+system-packages:
+	@scripts/install_system_packages.sh --with-test-services
+
+test: setup  ## the whole test suite, slow end-to-end tests included
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup  ## the tests that start no more than one real service
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+demo: setup  ## local stack, traffic, an incident, the alert; results under out/demo/
+	@echo "make demo: not written yet (issue 8)"; exit 1
+
+stack: setup  ## the local stack until Ctrl-C
+	@echo "make stack: not written yet (issue 8)"; exit 1
+
+generate: setup  ## regenerate every generated file (rules, dashboards, Grafana files, manifests)
+	@echo "make generate: not written yet (issue 4)"; exit 1
+
+bench: setup  ## every benchmark; each prints a table and one JSON line
+	@echo "make bench: no benchmark yet"; exit 1
+
+clean:  ## remove the virtualenv and outputs
+	rm -rf $(VENV) out .pytest_cache *.egg-info

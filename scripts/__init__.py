@@ -1,0 +1,1 @@
+"""Scripts: generation, the local stack, Locust scenarios and benchmarks (run from the repo root)."""

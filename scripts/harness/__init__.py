@@ -1,0 +1,20 @@
+"""Real components for tests, the local stack and benchmarks, on 127.0.0.1.
+
+Every server starts on a free port (or a given one), writes its log into its workdir,
+is waited on with a deadline, and stops its whole process group; an interpreter exit
+stops whatever is still running. A missing binary raises :class:`MissingBinaryError`
+with the install command.
+"""
+
+from scripts.harness.alertmanager import AlertmanagerServer, webhook_config
+from scripts.harness.binaries import ALERTMANAGER, AMTOOL, PROMETHEUS, PROMTOOL, MissingBinaryError, find_binary
+from scripts.harness.gunicorn import GunicornServer
+from scripts.harness.process import ManagedProcess, ProcessExitedError, free_port, port_is_free, wait_until
+from scripts.harness.prometheus import PrometheusServer, promtool, static_scrape_config
+from scripts.harness.webhook import WebhookReceiver
+
+__all__ = [
+    "ALERTMANAGER", "AMTOOL", "PROMETHEUS", "PROMTOOL", "AlertmanagerServer", "GunicornServer", "ManagedProcess",
+    "MissingBinaryError", "ProcessExitedError", "PrometheusServer", "WebhookReceiver", "find_binary", "free_port",
+    "port_is_free", "promtool", "static_scrape_config", "wait_until", "webhook_config",
+]

@@ -1,0 +1,142 @@
+"""A real Prometheus on a free 127.0.0.1 port with a throw-away data directory."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import requests
+import yaml
+
+from addon.prometheus_api import PrometheusAPI
+from scripts.harness.binaries import PROMETHEUS, PROMTOOL, find_binary
+from scripts.harness.process import ManagedProcess, free_port, wait_until
+
+
+def static_scrape_config(job: str, targets: Sequence[str], labels: dict[str, str] | None = None,
+                         interval: str | None = None, metrics_path: str = "/metrics") -> dict[str, Any]:
+    """One ``scrape_configs`` entry for fixed ``host:port`` targets with extra target labels."""
+    entry: dict[str, Any] = {
+        "job_name": job,
+        "metrics_path": metrics_path,
+        "static_configs": [{"targets": list(targets), "labels": dict(labels or {})}],
+    }
+    if interval:
+        entry["scrape_interval"] = interval
+    return entry
+
+
+class PrometheusServer:
+    """Run Prometheus with the given scrape configs and rule files until :meth:`stop`.
+
+    ``extra_args`` go on the command line (e.g. ``--storage.tsdb.retention.time=1d``);
+    ``data_dir`` may point at existing blocks (backfilled history) instead of a fresh dir.
+    The admin API and lifecycle endpoints are on, for tests that snapshot or reload.
+    """
+
+    def __init__(self, workdir: Path, scrape_configs: Sequence[dict[str, Any]] = (), rule_files: Sequence[Path] = (),
+                 scrape_interval: str = "1s", evaluation_interval: str = "1s", port: int | None = None,
+                 data_dir: Path | None = None, extra_args: Sequence[str] = (), alertmanager_url: str | None = None,
+                 config: dict[str, Any] | None = None):
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
+        self.config_path = self.workdir / "prometheus.yml"
+        self.config = config or self.build_config(scrape_configs, rule_files, scrape_interval, evaluation_interval,
+                                                  alertmanager_url)
+        self.extra_args = list(extra_args)
+        self.process: ManagedProcess | None = None
+        self.api = PrometheusAPI(self.url, timeout=10, retries=0)
+
+    @staticmethod
+    def build_config(scrape_configs: Sequence[dict[str, Any]], rule_files: Sequence[Path], scrape_interval: str,
+                     evaluation_interval: str, alertmanager_url: str | None) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
+            "rule_files": [str(Path(p).resolve()) for p in rule_files],
+            "scrape_configs": list(scrape_configs),
+        }
+        if alertmanager_url:
+            host = alertmanager_url.split("://", 1)[-1].rstrip("/")
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [host]}]}]}
+        return config
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "PrometheusServer":
+        binary = find_binary(PROMETHEUS)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        argv = [
+            binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",
+            "--web.enable-admin-api",
+            *self.extra_args,
+        ]
+        self.process = ManagedProcess("prometheus", argv, self.workdir / "prometheus.log").start()
+        self.process.wait_ready(self.api.ready, timeout, f"to be ready at {self.url}")
+        return self
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+    def reload(self, config: dict[str, Any] | None = None) -> None:
+        """Rewrite the config file (when given) and ask Prometheus to reload it."""
+        if config is not None:
+            self.config = config
+            self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        response = requests.post(f"{self.url}/-/reload", timeout=10)
+        if response.status_code != 200:
+            raise RuntimeError(f"reload failed: HTTP {response.status_code}: {response.text.strip()}")
+
+    # Queries ---------------------------------------------------------------------------
+
+    def query(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
+        return self.api.query(expr, time)
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        return self.api.query_range(expr, start, end, step)
+
+    def wait_for(self, expr: str, predicate: Callable[[list[dict[str, Any]]], object] = bool,
+                 timeout: float = 30.0, what: str | None = None) -> list[dict[str, Any]]:
+        """Re-run ``expr`` until ``predicate(result)`` holds; return that result."""
+        holder: dict[str, Any] = {}
+
+        def check() -> object:
+            holder["result"] = self.query(expr)
+            return predicate(holder["result"])
+
+        wait_until(check, timeout, what or f"{expr!r} to satisfy the condition",
+                   on_timeout=lambda: f"last result: {holder.get('result')!r}")
+        return holder["result"]
+
+    def targets_up(self, count: int, timeout: float = 30.0) -> None:
+        """Wait until ``count`` active targets report healthy."""
+
+        def healthy() -> bool:
+            data = requests.get(f"{self.url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+            return sum(t["health"] == "up" for t in data) >= count
+
+        wait_until(healthy, timeout, f"{count} healthy scrape target(s) in {self.url}")
+
+    def rules_evaluated(self, timeout: float = 30.0) -> None:
+        """Wait until every loaded rule group has been evaluated at least once."""
+
+        def evaluated() -> bool:
+            groups = requests.get(f"{self.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+            return bool(groups) and all(g.get("lastEvaluation", "").startswith("20") for g in groups)
+
+        wait_until(evaluated, timeout, "every rule group to be evaluated once")
+
+
+def promtool(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+    """Run promtool with ``args``; the result carries returncode, stdout and stderr."""
+    return subprocess.run([find_binary(PROMTOOL), *args], capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Install the Debian packages Vigilante runs for real, when their binaries are missing.
+# Usage: scripts/install_system_packages.sh [--with-test-services]
+#   always: prometheus (prometheus, promtool), prometheus-alertmanager (prometheus-alertmanager, amtool)
+#   --with-test-services: also mariadb-server, which the no-overselling tests start on 127.0.0.1
+# Idempotent: does nothing when every binary is found. Other systems: point PROMETHEUS_BIN,
+# PROMTOOL_BIN, ALERTMANAGER_BIN and AMTOOL_BIN at your own binaries instead.
+set -euo pipefail
+
+declare -A wanted=(
+  [prometheus]=prometheus
+  [promtool]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager
+  [amtool]=prometheus-alertmanager
+)
+if [[ "${1:-}" == "--with-test-services" ]]; then
+  wanted[mariadbd]=mariadb-server
+fi
+
+overridden() {  # a binary named by its *_BIN variable counts as present
+  case "$1" in
+    prometheus) [[ -n "${PROMETHEUS_BIN:-}" ]] ;;
+    promtool) [[ -n "${PROMTOOL_BIN:-}" ]] ;;
+    prometheus-alertmanager) [[ -n "${ALERTMANAGER_BIN:-}" ]] ;;
+    amtool) [[ -n "${AMTOOL_BIN:-}" ]] ;;
+    *) false ;;
+  esac
+}
+
+missing=()
+for binary in "${!wanted[@]}"; do
+  if ! overridden "$binary" && ! command -v "$binary" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$binary" ]]; then
+    missing+=("${wanted[$binary]}")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "error: missing Debian packages: $packages, and this is not a Debian system (no apt-get)." >&2
+  echo "Install Prometheus 2.x and Alertmanager 0.25+ yourself and set PROMETHEUS_BIN, PROMTOOL_BIN," >&2
+  echo "ALERTMANAGER_BIN and AMTOOL_BIN to their paths." >&2
+  exit 1
+fi
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+  else
+    echo "error: missing Debian packages: $packages; installing them needs root." >&2
+    echo "Run as root: apt-get update && apt-get install -y $packages" >&2
+    exit 1
+  fi
+fi
+echo "Installing Debian packages: $packages"
+$sudo apt-get update -qq
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $packages >/dev/null

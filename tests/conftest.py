@@ -1,0 +1,60 @@
+"""Pytest fixtures that run the real components of scripts.harness, and always stop them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from scripts.harness import (AlertmanagerServer, GunicornServer, PrometheusServer, WebhookReceiver,
+                             webhook_config)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PrometheusServer]]:
+    """Start real Prometheus servers: ``prometheus_factory(scrape_configs=..., rule_files=...)``."""
+    started: list[PrometheusServer] = []
+
+    def start(**kwargs: Any) -> PrometheusServer:
+        server = PrometheusServer(tmp_path / f"prometheus-{len(started)}", **kwargs)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def gunicorn_factory(tmp_path: Path) -> Iterator[Callable[..., GunicornServer]]:
+    """Start apps under real gunicorn: ``gunicorn_factory(app="pkg:create_app()", workers=2)``."""
+    started: list[GunicornServer] = []
+
+    def start(**kwargs: Any) -> GunicornServer:
+        server = GunicornServer(tmp_path / f"gunicorn-{len(started)}", **kwargs)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A local webhook endpoint that records every notification."""
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path, webhook_receiver: WebhookReceiver) -> Iterator[AlertmanagerServer]:
+    """A real Alertmanager that sends every alert to :func:`webhook_receiver` at once."""
+    server = AlertmanagerServer(tmp_path / "alertmanager", webhook_config(webhook_receiver.url))
+    server.start()
+    yield server
+    server.stop()

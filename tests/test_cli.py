@@ -1,0 +1,43 @@
+"""The vigilante command line: help, version, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from addon import __version__
+from addon.cli import main
+
+
+def test_version_is_the_package_version(capsys):
+    try:
+        main(["--version"])
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    assert capsys.readouterr().out.strip() == f"vigilante {__version__}"
+
+
+def test_the_installed_console_script_answers_help():
+    script = Path(sys.executable).parent / "vigilante"
+    run = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+
+    assert run.returncode == 0
+    assert "usage: vigilante" in run.stdout
+    assert "config" in run.stdout
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "usage: vigilante" in capsys.readouterr().out
+
+
+def test_a_config_error_is_one_line_on_stderr(tmp_path, capsys):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("scorer:\n  hold_ticks: -1\n")
+
+    assert main(["config", "--config", str(bad)]) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"vigilante config: error: {bad}:2: scorer.hold_ticks")

@@ -1,0 +1,138 @@
+"""The configuration object: defaults, file, environment, and errors that say where and what."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from addon.config import Config, ConfigError, describe, load_config
+
+
+def write(tmp_path, text):
+    path = tmp_path / "vigilante.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_defaults_need_no_file():
+    cfg = load_config(env={})
+
+    assert cfg == Config()
+    assert cfg.app.route_label == "url_rule"
+    assert cfg.source == "<defaults>"
+
+
+def test_a_valid_file_overrides_only_what_it_names(tmp_path):
+    path = write(tmp_path, """\
+        app:
+          job: shop
+          latency_buckets: [0.1, 0.5, 2]
+        slo:
+          availability: 0.999
+    """)
+
+    cfg = load_config(path, env={})
+
+    assert cfg.app.job == "shop"
+    assert cfg.app.latency_buckets == (0.1, 0.5, 2.0)
+    assert cfg.slo.availability == 0.999
+    assert cfg.app.namespace == Config().app.namespace
+    assert cfg.source == str(path)
+
+
+def test_an_unknown_key_names_file_line_and_the_close_match(tmp_path):
+    path = write(tmp_path, """\
+        scorer:
+          tick_seconds: 15
+          hold_tick: 3
+    """)
+
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+
+    assert str(err.value) == f"{path}:3: unknown key 'scorer.hold_tick'; did you mean 'hold_ticks'?"
+
+
+def test_an_unknown_section_is_an_error(tmp_path):
+    path = write(tmp_path, "grafna:\n  folder: x\n")
+
+    with pytest.raises(ConfigError, match=r":1: unknown section 'grafna'; did you mean 'grafana'\?"):
+        load_config(path, env={})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("scorer:\n  hold_ticks: two\n", ":2: scorer.hold_ticks: expected an integer, got 'two'"),
+    ("scorer:\n  hold_ticks: true\n", ":2: scorer.hold_ticks: expected an integer, got True"),
+    ("scorer:\n  hold_ticks: 0\n", ":2: scorer.hold_ticks: expected an integer >= 1, got 0"),
+    ("slo:\n  availability: 99.5\n", ":2: slo.availability: expected a number between 0 and 1, got 99.5"),
+    ("app:\n  route_label: path\n", ":2: app.route_label: expected 'url_rule' or 'endpoint', got 'path'"),
+    ("app:\n  latency_buckets: 0.5\n", ":2: app.latency_buckets: expected a list of a number, got 0.5"),
+    ("app:\n  latency_buckets: [1, 0.5]\n", ":2: app.latency_buckets: expected ascending positive numbers"),
+    ("kubernetes:\n  namespace: My_NS\n", ":2: kubernetes.namespace: expected a Kubernetes name"),
+])
+def test_a_wrong_type_or_value_names_line_key_and_expectation(tmp_path, text, message):
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+
+    assert str(err.value).startswith(f"{path}{message}")
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = write(tmp_path, "app:\n  job: [unclosed\n")
+
+    with pytest.raises(ConfigError, match=r"vigilante.yaml:\d+: not valid YAML"):
+        load_config(path, env={})
+
+
+def test_a_missing_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the configuration file"):
+        load_config(tmp_path / "absent.yaml", env={})
+
+
+def test_environment_overrides_the_file(tmp_path):
+    path = write(tmp_path, "scorer:\n  hold_ticks: 3\n")
+
+    cfg = load_config(path, env={"VIGILANTE_SCORER__HOLD_TICKS": "5",
+                                 "VIGILANTE_APP__LATENCY_BUCKETS": "[0.1, 1]"})
+
+    assert cfg.scorer.hold_ticks == 5
+    assert cfg.app.latency_buckets == (0.1, 1.0)
+
+
+def test_environment_names_the_file_to_read(tmp_path):
+    path = write(tmp_path, "grafana:\n  folder: Shop\n")
+
+    assert load_config(env={"VIGILANTE_CONFIG": str(path)}).grafana.folder == "Shop"
+
+
+def test_a_bad_environment_value_names_the_variable():
+    with pytest.raises(ConfigError, match=r"^\$VIGILANTE_SLO__AVAILABILITY: slo.availability: expected a number"):
+        load_config(env={"VIGILANTE_SLO__AVAILABILITY": "high"})
+
+
+def test_unrelated_environment_variables_are_ignored():
+    assert load_config(env={"VIGILANTE_FAULTS_ENABLED": "1", "PATH": "/bin"}) == Config()
+
+
+def test_digest_changes_with_values_only():
+    assert load_config(env={}).digest() == Config().digest()
+    assert Config().replace("app", job="other").digest() != Config().digest()
+
+
+def test_replace_validates_like_a_file():
+    with pytest.raises(ConfigError, match="scorer.hold_ticks: expected an integer >= 1"):
+        Config().replace("scorer", hold_ticks=0)
+
+
+def test_describe_documents_every_key_and_round_trips():
+    text = describe()
+
+    for section, values in Config().as_dict().items():
+        for key in values:
+            assert f"  {key}: " in text, key
+    import yaml
+
+    assert yaml.safe_load(text) == Config().as_dict()
