@@ -27,14 +27,14 @@ overridden() {  # a binary named by its *_BIN variable counts as present
   esac
 }
 
-missing=()
+declare -A missing=()
 for binary in "${!wanted[@]}"; do
   if ! overridden "$binary" && ! command -v "$binary" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$binary" ]]; then
-    missing+=("${wanted[$binary]}")
+    missing[${wanted[$binary]}]=1
   fi
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
-packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+packages="${!missing[*]}"
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "error: missing Debian packages: $packages, and this is not a Debian system (no apt-get)." >&2
