@@ -73,9 +73,8 @@ class PrometheusAPI:
 
     def query_stats(self, expr: str, start: float, end: float, step: float) -> QueryStats:
         """The samples a range query touches (``stats=all``), to compare query costs."""
-        body = self._get("/api/v1/query_range",
-                         {"query": expr, "start": start, "end": end, "step": step, "stats": "all"}, whole=True)
-        samples = body.get("stats", {}).get("samples", {})
+        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step, "stats": "all"})
+        samples = data.get("stats", {}).get("samples", {})
         return QueryStats(int(samples.get("totalQueryableSamples", 0)), int(samples.get("peakSamples", 0)))
 
     def scalar(self, expr: str, time: float | None = None) -> float | None:
@@ -94,17 +93,17 @@ class PrometheusAPI:
         except requests.RequestException:
             return False
 
-    def _get(self, path: str, params: dict[str, Any], whole: bool = False) -> Any:
+    def _get(self, path: str, params: dict[str, Any]) -> Any:
         for attempt in range(self.retries + 1):
             try:
-                return self._get_once(path, params, whole)
+                return self._get_once(path, params)
             except PrometheusUnavailable:
                 if attempt == self.retries:
                     raise
                 time.sleep(self.backoff * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _get_once(self, path: str, params: dict[str, Any], whole: bool) -> Any:
+    def _get_once(self, path: str, params: dict[str, Any]) -> Any:
         try:
             response = self._session.get(f"{self.url}{path}", params=params, timeout=self.timeout)
         except requests.RequestException as exc:
@@ -118,4 +117,4 @@ class PrometheusAPI:
             raise PrometheusUnavailable(f"{self.url}{path}: HTTP {response.status_code}, not JSON") from exc
         if body.get("status") != "success":
             raise PrometheusQueryError(f"{body.get('errorType', 'error')}: {body.get('error', body)} (query {params.get('query')!r})")
-        return body if whole else body["data"]
+        return body["data"]
