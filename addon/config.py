@@ -135,6 +135,14 @@ class KubernetesConfig:
         "The `release` label kube-prometheus-stack selects ServiceMonitors and PrometheusRules by.",
         _LABEL_VALUE,
     )
+    app_pod_selector: str = knob(
+        "app.kubernetes.io/name=ticket-app",
+        "`label=value` that the app's pods carry; Prometheus scrapes every pod that has it (never the Service).",
+        (lambda v: re.fullmatch(r"[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*", v) is not None, "'label=value'"),
+    )
+    app_metrics_port: str = knob(
+        "http", "Name of the app container's port that serves /metrics.", (lambda v: 0 < len(v) <= 15, "a port name")
+    )
 
 
 DEFAULT_FEATURES = (
