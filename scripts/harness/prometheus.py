@@ -140,3 +140,18 @@ class PrometheusServer:
 def promtool(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
     """Run promtool with ``args``; the result carries returncode, stdout and stderr."""
     return subprocess.run([find_binary(PROMTOOL), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def backfill_openmetrics(text: str, data_dir: Path, workdir: Path) -> None:
+    """Write OpenMetrics samples (with timestamps, ending in ``# EOF``) as TSDB blocks into ``data_dir``.
+
+    Start Prometheus on ``data_dir`` afterwards: it loads the blocks at start-up (overlapping
+    blocks are allowed by default since 2.39).
+    """
+    source = Path(workdir) / "backfill.om"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(text if text.rstrip().endswith("# EOF") else text.rstrip("\n") + "\n# EOF\n")
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    run = promtool("tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir), timeout=600)
+    if run.returncode != 0:
+        raise RuntimeError(f"promtool backfill failed: {run.stdout}{run.stderr}")
