@@ -18,7 +18,7 @@ setup: $(STAMP) system-packages  ## virtualenv with the package, plus Debian's p
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: Python 3.10+ needed ($(PYTHON))" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[app,test]'
 	@touch $@
 
 system-packages:

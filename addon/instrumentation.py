@@ -1,0 +1,168 @@
+"""One call that makes a Flask app export the request metrics Vigilante's rules and dashboards read.
+
+:func:`instrument` wires prometheus-flask-exporter the way the rest of the add-on expects:
+
+- ``<prefix>_http_request_duration_seconds`` (histogram: ``method``, the route label, ``status``),
+  ``<prefix>_http_request_total`` and ``<prefix>_http_request_exceptions_total``;
+- the route label is ``url_rule`` (``/event/<int:event_id>``) or ``endpoint``
+  (``events.event``), never the raw path, whose cardinality has no bound;
+- ``/metrics`` and the health probes are not measured;
+- ``<prefix>_app_info{version=...}`` says which release of the app is running;
+- latency buckets come from the configuration, so ``histogram_quantile`` in the rules is
+  as precise as the SLO needs.
+
+Two ways to run under gunicorn are supported, chosen by the environment exactly as
+``prometheus_client`` chooses it:
+
+- one worker process with threads: the plain registry, ``/metrics`` served by the app;
+- several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to a writable, empty directory
+  and use the hooks in :mod:`addon.gunicorn_hooks`; ``/metrics`` (same port) then adds up
+  every worker's samples.
+
+>>> from flask import Flask
+>>> from prometheus_client import CollectorRegistry
+>>> from addon.config import load_config
+>>> app = Flask("shop")
+>>> @app.route("/item/<int:item_id>")
+... def item(item_id):
+...     return "ok"
+>>> cfg = load_config(env={}).replace("app", route_label="endpoint")
+>>> metrics = instrument(app, cfg, version="1.2.3", registry=CollectorRegistry())
+>>> client = app.test_client()
+>>> client.get("/item/7").status_code
+200
+>>> metrics.registry.get_sample_value(
+...     "flask_http_request_duration_seconds_count",
+...     {"method": "GET", "endpoint": "item", "status": "200"})
+1.0
+>>> metrics.registry.get_sample_value("flask_app_info", {"version": "1.2.3", "vigilante_version": ADDON_VERSION})
+1.0
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+from addon import __version__ as ADDON_VERSION
+from addon.config import AppConfig, Config, load_config
+
+if TYPE_CHECKING:  # the exporter imports Flask; keep this module cheap to import
+    from flask import Flask
+    from prometheus_client import CollectorRegistry
+    from prometheus_flask_exporter import PrometheusMetrics
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_PATH = "/metrics"
+
+
+class InstrumentationError(RuntimeError):
+    """The app cannot be instrumented as asked (a second call on one registry, no multiprocess dir)."""
+
+
+def instrument(
+    app: "Flask",
+    config: Config | AppConfig | None = None,
+    *,
+    version: str | None = None,
+    registry: "CollectorRegistry | None" = None,
+    multiprocess: bool | None = None,
+) -> "PrometheusMetrics":
+    """Export request metrics from ``app`` as the configuration names them; return the exporter.
+
+    ``config`` is the Vigilante configuration (or its ``app`` section); by default it is
+    loaded from ``$VIGILANTE_CONFIG`` and ``VIGILANTE_APP__*`` variables. ``version`` is
+    the app's release, shown in ``<prefix>_app_info`` (default: ``app.config["VERSION"]``,
+    else ``"unknown"``).
+
+    ``registry`` is where metrics live in single-process mode: the global
+    ``prometheus_client.REGISTRY`` by default, so metrics the app already declares there are
+    served on ``/metrics`` too. Code that builds several apps in one process (tests) passes
+    a fresh ``CollectorRegistry()`` for each. Business metrics go in ``metrics.registry``.
+
+    ``multiprocess`` defaults to "``PROMETHEUS_MULTIPROC_DIR`` is set", the same test
+    ``prometheus_client`` uses to decide where samples are written.
+    """
+    app_cfg = _app_section(config)
+    if multiprocess is None:
+        multiprocess = bool(os.environ.get(MULTIPROC_DIR_ENV))
+    version = version or str(app.config.get("VERSION") or "unknown")
+    options = dict(
+        group_by=app_cfg.route_label,
+        defaults_prefix=app_cfg.metric_prefix,
+        buckets=app_cfg.latency_buckets,
+        excluded_paths=excluded_path_patterns(app_cfg.excluded_paths),
+    )
+    if multiprocess:
+        metrics = _multiprocess_metrics(app, options)
+    else:
+        metrics = _single_process_metrics(app, options, registry, app_cfg.metric_prefix)
+    metrics.info(
+        f"{app_cfg.metric_prefix}_app_info",
+        "Release of the instrumented Flask app (always 1).",
+        version=version,
+        vigilante_version=ADDON_VERSION,
+    )
+    return metrics
+
+
+def excluded_path_patterns(paths: tuple[str, ...] | list[str]) -> list[str]:
+    """Regular expressions matching exactly the configured paths.
+
+    The exporter matches patterns with ``re.match`` (a prefix match), so ``/metrics`` alone
+    would also hide ``/metricsfoo``; a trailing ``*`` asks for a prefix on purpose.
+
+    >>> excluded_path_patterns(["/metrics", "/admin/*"])
+    ['/metrics\\\\Z', '/admin/']
+    """
+    patterns = []
+    for path in paths:
+        if path.endswith("*"):
+            patterns.append(re.escape(path[:-1]))
+        else:
+            patterns.append(re.escape(path) + r"\Z")
+    return patterns
+
+
+def _app_section(config: Config | AppConfig | None) -> AppConfig:
+    if config is None:
+        return load_config().app
+    if isinstance(config, Config):
+        return config.app
+    return config
+
+
+def _single_process_metrics(app: "Flask", options: dict, registry: "CollectorRegistry | None",
+                            prefix: str) -> "PrometheusMetrics":
+    from prometheus_client import REGISTRY
+    from prometheus_flask_exporter import PrometheusMetrics
+
+    registry = REGISTRY if registry is None else registry
+    # The exporter swallows the "duplicated timeseries" error of a second call on one
+    # registry and then silently measures nothing: say so instead.
+    if registry.get_sample_value(f"{prefix}_exporter_info", {"version": _exporter_version()}) is not None:
+        raise InstrumentationError(
+            f"this registry already holds {prefix}_http_* metrics (instrument() called twice?): "
+            "pass registry=prometheus_client.CollectorRegistry() for each app built in one process"
+        )
+    return PrometheusMetrics(app, path=METRICS_PATH, registry=registry, **options)
+
+
+def _multiprocess_metrics(app: "Flask", options: dict) -> "PrometheusMetrics":
+    directory = os.environ.get(MULTIPROC_DIR_ENV, "")
+    if not directory or not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        raise InstrumentationError(
+            f"multiprocess mode needs ${MULTIPROC_DIR_ENV} to name a writable directory, got {directory!r}"
+        )
+    from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
+    # "Internal": /metrics is served by the app on its own port and merges all workers'
+    # files, so a pod has one port to scrape whichever mode it runs in.
+    return GunicornInternalPrometheusMetrics(app, path=METRICS_PATH, **options)
+
+
+def _exporter_version() -> str:
+    from prometheus_flask_exporter import __version__
+
+    return __version__

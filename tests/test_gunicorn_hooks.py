@@ -1,0 +1,127 @@
+"""The gunicorn hooks for multiprocess metrics, alone and under a real gunicorn with several workers."""
+
+from __future__ import annotations
+
+import doctest
+import os
+import signal
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+import addon.gunicorn_hooks
+from addon.gunicorn_hooks import child_exit, on_starting, prepare_multiproc_dir, when_ready
+from scripts.harness import wait_until
+
+
+class FakeLog:
+    def info(self, *args):
+        pass
+
+
+def test_prepare_removes_stale_files_and_creates_the_directory(tmp_path):
+    directory = tmp_path / "multiproc"
+    assert prepare_multiproc_dir({"PROMETHEUS_MULTIPROC_DIR": str(directory)}) == directory
+    (directory / "counter_1.db").write_bytes(b"x")
+    (directory / "keep.txt").write_text("not ours")
+    prepare_multiproc_dir({"PROMETHEUS_MULTIPROC_DIR": str(directory)})
+    assert sorted(p.name for p in directory.iterdir()) == ["keep.txt"]
+
+
+def test_hooks_do_nothing_in_single_process_mode(monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert prepare_multiproc_dir() is None
+    server = SimpleNamespace(log=FakeLog())
+    on_starting(server)
+    when_ready(server)
+    child_exit(server, SimpleNamespace(pid=123))
+
+
+def test_when_ready_refuses_a_vanished_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "gone"))
+    with pytest.raises(RuntimeError, match="not a writable directory"):
+        when_ready(SimpleNamespace(log=FakeLog()))
+
+
+def test_child_exit_drops_the_dead_workers_live_gauges(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    (tmp_path / "gauge_livesum_4242.db").write_bytes(b"")
+    (tmp_path / "gauge_livesum_7.db").write_bytes(b"")
+    (tmp_path / "counter_4242.db").write_bytes(b"")
+    child_exit(SimpleNamespace(log=FakeLog()), SimpleNamespace(pid=4242))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_4242.db", "gauge_livesum_7.db"]
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(addon.gunicorn_hooks).failed == 0
+
+
+MINIMAL_APP = textwrap.dedent('''
+    import os
+    from flask import Flask
+    from prometheus_client import Gauge
+    from addon.instrumentation import instrument
+
+    def create_app():
+        app = Flask("minimal")
+        metrics = instrument(app, version="1.0")
+        in_flight = Gauge("minimal_worker_up", "1 per live worker", multiprocess_mode="livesum")
+        in_flight.set(1)
+
+        @app.route("/pid")
+        def pid():
+            return str(os.getpid())
+
+        @app.route("/healthz")
+        def healthz():
+            return "ok"
+
+        return app
+''')
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+@pytest.mark.slow
+def test_multiprocess_metrics_add_up_across_workers_and_survive_a_worker_restart(gunicorn_factory, tmp_path):
+    (tmp_path / "minimal_app.py").write_text(MINIMAL_APP)
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("from addon.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
+    multiproc = tmp_path / "multiproc"
+    multiproc.mkdir()
+    (multiproc / "counter_99999.db").write_bytes(b"stale run")
+    server = gunicorn_factory(app="minimal_app:create_app()", workers=3, threads=1, config_file=conf,
+                              env={"PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+                                   "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+    assert not (multiproc / "counter_99999.db").exists(), "on_starting must clear the previous run's files"
+    wait_until(lambda: len(worker_pids(server.process.pid)) == 3, 20, "3 workers")
+
+    def total_requests(text: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("flask_http_request_total{"))
+
+    def live_workers(text: str) -> float:
+        return next(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("minimal_worker_up "))
+
+    wait_until(lambda: live_workers(requests.get(f"{server.url}/metrics", timeout=5).text) == 3, 20,
+               "every worker to load the app")
+    for _ in range(30):
+        requests.get(f"{server.url}/pid", timeout=5)
+    assert total_requests(requests.get(f"{server.url}/metrics", timeout=5).text) == 30
+
+    victim = worker_pids(server.process.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: victim not in worker_pids(server.process.pid) and len(worker_pids(server.process.pid)) == 3,
+               20, "gunicorn to replace the killed worker")
+    for _ in range(10):
+        requests.get(f"{server.url}/pid", timeout=5)
+    # Counters of the dead worker are kept (no lost requests); its live gauge is gone (child_exit).
+    metrics = wait_until(lambda: (lambda t: t if live_workers(t) == 3 else None)(
+        requests.get(f"{server.url}/metrics", timeout=5).text), 10, "the live gauge to count 3 workers again")
+    assert total_requests(metrics) == 40

@@ -1,0 +1,135 @@
+"""The one-call instrumentation on a second, minimal Flask app with a non-default configuration."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from flask import Flask
+from prometheus_client import CollectorRegistry
+
+import addon.instrumentation
+from addon.config import load_config
+from addon.instrumentation import InstrumentationError, excluded_path_patterns, instrument
+
+
+def minimal_app() -> Flask:
+    app = Flask("shop")
+
+    @app.route("/items/<int:item_id>")
+    def item(item_id: int):
+        return {"id": item_id}
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    @app.route("/ping")
+    def ping():
+        return "pong"
+
+    @app.route("/pingpong")
+    def pingpong():
+        return "pong pong"
+
+    return app
+
+
+@pytest.fixture
+def custom_config(tmp_path):
+    path = tmp_path / "vigilante.yaml"
+    path.write_text(
+        "app:\n"
+        "  metric_prefix: shop\n"
+        "  route_label: endpoint\n"
+        "  latency_buckets: [0.05, 0.3, 2]\n"
+        "  excluded_paths: [/metrics, /ping]\n"
+    )
+    return load_config(path, env={})
+
+
+def test_non_default_configuration_names_the_exported_metrics(custom_config):
+    app = minimal_app()
+    metrics = instrument(app, custom_config, version="9.9.9", registry=CollectorRegistry())
+    client = app.test_client()
+    for item_id in (1, 2, 3):
+        assert client.get(f"/items/{item_id}").status_code == 200
+    assert client.get("/nowhere").status_code == 404
+    registry = metrics.registry
+
+    def value(name, labels):
+        return registry.get_sample_value(name, labels)
+
+    # The route label is the endpoint, one series for three item ids.
+    assert value("shop_http_request_duration_seconds_count", {"method": "GET", "endpoint": "item", "status": "200"}) == 3
+    assert value("shop_http_request_duration_seconds_count", {"method": "GET", "endpoint": "None", "status": "404"}) == 1
+    assert value("shop_http_request_total", {"method": "GET", "status": "200"}) == 3
+    buckets = {s.labels["le"] for m in registry.collect() if m.name == "shop_http_request_duration_seconds"
+               for s in m.samples if s.name.endswith("_bucket")}
+    assert buckets == {"0.05", "0.3", "2.0", "+Inf"}
+    assert value("shop_app_info", {"version": "9.9.9", "vigilante_version": addon.__version__}) == 1
+    assert value("flask_http_request_total", {"method": "GET", "status": "200"}) is None
+
+
+def test_excluded_paths_are_exact_and_metrics_page_serves_the_registry(custom_config):
+    app = minimal_app()
+    metrics = instrument(app, custom_config, registry=CollectorRegistry())
+    client = app.test_client()
+    client.get("/ping")
+    client.get("/pingpong")
+    page = client.get("/metrics")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'endpoint="pingpong"' in text and 'endpoint="ping"' not in text
+    assert metrics.registry.get_sample_value("shop_http_request_total", {"method": "GET", "status": "200"}) == 1
+
+
+def test_default_route_label_is_the_url_rule_never_the_raw_path():
+    app = minimal_app()
+    metrics = instrument(app, load_config(env={}), registry=CollectorRegistry())
+    client = app.test_client()
+    client.get("/items/41")
+    client.get("/items/42")
+    count = metrics.registry.get_sample_value(
+        "flask_http_request_duration_seconds_count", {"method": "GET", "url_rule": "/items/<int:item_id>", "status": "200"})
+    assert count == 2
+    assert "/items/41" not in client.get("/metrics").get_data(as_text=True)
+
+
+def test_exceptions_are_counted_as_500():
+    app = minimal_app()
+    metrics = instrument(app, load_config(env={}).app, registry=CollectorRegistry())
+    assert app.test_client().get("/boom").status_code == 500
+    assert metrics.registry.get_sample_value("flask_http_request_exceptions_total",
+                                             {"method": "GET", "status": "500"}) == 1
+    assert metrics.registry.get_sample_value("flask_http_request_duration_seconds_count",
+                                             {"method": "GET", "url_rule": "/boom", "status": "500"}) == 1
+
+
+def test_config_comes_from_the_environment_when_not_given(monkeypatch):
+    monkeypatch.setenv("VIGILANTE_APP__METRIC_PREFIX", "envshop")
+    app = minimal_app()
+    metrics = instrument(app, registry=CollectorRegistry())
+    app.test_client().get("/items/1")
+    assert metrics.registry.get_sample_value("envshop_http_request_total", {"method": "GET", "status": "200"}) == 1
+
+
+def test_second_call_on_one_registry_fails_loudly_instead_of_measuring_nothing():
+    registry = CollectorRegistry()
+    instrument(minimal_app(), load_config(env={}), registry=registry)
+    with pytest.raises(InstrumentationError, match="called twice"):
+        instrument(minimal_app(), load_config(env={}), registry=registry)
+
+
+def test_multiprocess_mode_needs_a_writable_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    with pytest.raises(InstrumentationError, match="writable directory"):
+        instrument(minimal_app(), load_config(env={}))
+
+
+def test_excluded_path_patterns():
+    assert excluded_path_patterns(("/metrics", "/admin/*")) == [r"/metrics\Z", "/admin/"]
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(addon.instrumentation).failed == 0
