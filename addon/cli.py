@@ -43,8 +43,34 @@ def _config_cmd_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--describe", action="store_true", help="print every key with its default and documentation")
 
 
+def _train_args(parser: argparse.ArgumentParser) -> None:
+    from addon import backtest
+
+    backtest.train_arguments(parser)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from addon import backtest
+
+    return backtest.run_train(args)
+
+
+def _backtest_args(parser: argparse.ArgumentParser) -> None:
+    from addon import backtest
+
+    backtest.backtest_arguments(parser)
+
+
+def _run_backtest(args: argparse.Namespace) -> int:
+    from addon import backtest
+
+    return backtest.run_backtest(args)
+
+
 COMMANDS: list[Command] = [
     ("config", "validate and print the effective configuration", _config_cmd_args, _run_config),
+    ("train", "fit the scorer's model on recorded normal traffic (CSV) and save it", _train_args, _run_train),
+    ("backtest", "replay recorded series (CSV) through the scorer: timestamp,score,alert per tick", _backtest_args, _run_backtest),
 ]
 
 

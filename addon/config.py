@@ -48,8 +48,12 @@ def knob(default: Any, doc: str, check: tuple[Callable[[Any], bool], str] | None
     "expected ..." in the error message.
     """
     metadata = {"doc": doc, "check": check}
-    if isinstance(default, (list, dict)):
-        raise TypeError("use tuples or knob_factory for mutable defaults")
+    if isinstance(default, list):
+        raise TypeError("use a tuple for a list default")
+    if isinstance(default, dict):
+        # Each instance gets its own copy of a mapping default.
+        items = dict(default)
+        return field(default_factory=lambda: dict(items), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
@@ -123,6 +127,25 @@ class GrafanaConfig:
     folder: str = knob("Vigilante", "Grafana folder for dashboards and alert rules.", _LABEL_VALUE)
     datasource_uid: str = knob("prometheus", "uid of the Prometheus datasource Grafana queries.", _LABEL_VALUE)
     uid_prefix: str = knob("vigilante", "Prefix of every dashboard and alert-rule uid.", _DNS_LABEL)
+    datasource_name: str = knob("Prometheus", "Name of the provisioned Prometheus datasource.", _LABEL_VALUE)
+    alert_interval_seconds: int = knob(
+        20,
+        "Evaluation interval of the Grafana-managed alert rule group (Grafana needs a multiple of 10 s).",
+        (lambda v: v >= 10 and v % 10 == 0, "a multiple of 10 seconds, at least 10"),
+    )
+    dashboards_path: str = knob(
+        "/var/lib/grafana/dashboards/vigilante",
+        "Directory Grafana reads the generated dashboard JSON files from (the dashboard provider's path).",
+        _LABEL_VALUE,
+    )
+    business_counters: tuple[str, ...] = knob(
+        ("tickets_sold_total", "tickets_orders_total", "tickets_purchases_refused_total"),
+        "The app's own business counters, plotted per minute on the Flask service dashboard (empty: no business row).",
+        (lambda v: all(re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", n) for n in v), "a list of Prometheus metric names"),
+    )
+
+
+_VOLUME_SIZE = (lambda v: re.fullmatch(r"[1-9][0-9]*[MGT]i", v) is not None, "a size such as 20Gi")
 
 
 @dataclass(frozen=True)
@@ -142,6 +165,38 @@ class KubernetesConfig:
     )
     app_metrics_port: str = knob(
         "http", "Name of the app container's port that serves /metrics.", (lambda v: 0 < len(v) <= 15, "a port name")
+    )
+    # --- manifests (issue 9): what `vigilante generate` writes under manifests/ ---
+    app_port: int = knob(8000, "Number of the app container's port (app and /metrics); named `app_metrics_port`.",
+                         (lambda v: 0 < v < 65536, "a TCP port"))
+    app_container: str = knob("app", "Name of the app's container in its Deployment (the attach-app component patches it).",
+                              _DNS_LABEL)
+    image_registry: str = knob(
+        "ghcr.io/vigilante", "Registry and path the app and scorer images are pushed to; tags are the version.",
+        (lambda v: re.fullmatch(r"[a-z0-9.:-]+(/[a-z0-9._-]+)*", v) is not None, "a registry path such as ghcr.io/me"),
+    )
+    prometheus_namespace: str = knob(
+        "monitoring", "Namespace of kube-prometheus-stack's Prometheus (allowed through the NetworkPolicies).", _DNS_LABEL
+    )
+    prometheus_url: str = knob(
+        "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+        "Prometheus the scorer queries in the kube-prometheus-stack overlay (the standalone one uses its own).",
+        _LABEL_VALUE,
+    )
+    prometheus_storage: str = knob("20Gi", "Size of the standalone Prometheus volume.", _VOLUME_SIZE)
+    prometheus_retention_days: int = knob(
+        8, "Days the standalone Prometheus keeps; at least the longest burn-rate window plus a day.",
+        (lambda v: v >= 1, "an integer >= 1"),
+    )
+    scorer_storage: str = knob("1Gi", "Size of the scorer's state volume.", _VOLUME_SIZE)
+    ingress_host: str = knob(
+        "", "Host the standalone Ingress answers for; empty = any host.",
+        (lambda v: v == "" or re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", v) is not None, "a DNS name or ''"),
+    )
+    ingress_class: str = knob("nginx", "IngressClass of the standalone Ingress.", _DNS_LABEL)
+    ingress_namespace: str = knob(
+        "ingress-nginx",
+        "Namespace of the Ingress controller (allowed through the NetworkPolicies to the app and Grafana).", _DNS_LABEL,
     )
 
 
@@ -163,6 +218,11 @@ class ScorerConfig:
         "Names of the features the model reads (CSV columns in a backtest, queries when live).",
         (lambda v: len(v) > 0 and len(set(v)) == len(v), "a non-empty list of distinct names"),
     )
+    rise_only_features: tuple[str, ...] = knob(
+        ("errors_per_second", "error_ratio", "latency_p50_seconds", "latency_p95_seconds"),
+        "Features for which only a rise is an incident (errors, latency): a value below its baseline counts as no "
+        "deviation, so the end of an error burst is not a new anomaly. Other features alert both ways.",
+    )
     job: str = knob("vigilante-scorer", "Prometheus `job` label of the scorer's scrape target.", _LABEL_VALUE)
     tick_seconds: float = knob(15.0, "Seconds between two scored ticks.", (_positive, "a positive number"))
     hold_ticks: int = knob(
@@ -170,6 +230,129 @@ class ScorerConfig:
     )
     listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"))
     state_path: str = knob("vigilante-state.json", "File the model state is saved to and restored from.", _LABEL_VALUE)
+    # --- the model (issue 6); figures behind the defaults: scripts/bench_detection.py ---
+    model_layout: str = knob(
+        "per_feature",
+        "`per_feature`: one Half-Space Trees model per configured feature (over its deviations at "
+        "several time scales), scores combined by their maximum; `joint`: one model over all of them.",
+        (lambda v: v in ("per_feature", "joint"), "'per_feature' or 'joint'"),
+    )
+    n_trees: int = knob(25, "Half-Space Trees per model.", (lambda v: 1 <= v <= 200, "an integer between 1 and 200"))
+    tree_height: int = knob(6, "Height of each tree (cost grows as 2**height).", (lambda v: 1 <= v <= 15, "an integer between 1 and 15"))
+    window_size: int = knob(
+        0,
+        "Rows of reference mass of each model; 0 = the number of training rows, so the model is warm "
+        "(river scores 0 until a whole window is learned) and remembers the whole training set.",
+        (lambda v: v >= 0, "an integer >= 0"),
+    )
+    seed: int = knob(42, "Random seed of the trees (same seed, same model).", (lambda v: v >= 0, "an integer >= 0"))
+    context_half_lives_ticks: tuple[float, ...] = knob(
+        (0.0, 2.0),
+        "Time scales of each feature's deviation from its baseline: half-lives in ticks of exponential "
+        "averages of it (0 = the tick itself). Longer ones catch mild, lasting changes.",
+        (lambda v: len(v) > 0 and all(h >= 0 for h in v), "a non-empty list of numbers >= 0"),
+    )
+    context_clip: float = knob(
+        4.0,
+        "The longer time scales average the deviation clipped to this many noise units: they tell a lasting mild "
+        "change, and a big spike does not echo in them for minutes after it ended.",
+        (_positive, "a positive number"),
+    )
+    baseline_half_life_ticks: float = knob(
+        30.0, "Half-life (ticks) of the level of each feature's baseline (follows the daily rhythm).", (_positive, "a positive number")
+    )
+    trend_half_life_ticks: float = knob(
+        60.0, "Half-life (ticks) of the trend of each baseline (follows slow ramps).", (_positive, "a positive number")
+    )
+    baseline_clip: float = knob(
+        3.0,
+        "On learned ticks, a deviation larger than this many noise units moves the baseline as if it were this "
+        "size (a robust, Huber-style update): slow ramps are followed, sudden jumps barely.",
+        (_positive, "a positive number"),
+    )
+    limit_quantile: float = knob(
+        0.9995, "Training quantile (and 1 - it) that bounds each derived feature before headroom.", (_probability, "a number between 0 and 1")
+    )
+    headroom: float = knob(
+        2.0, "Room added on each side of the training range, as a fraction of its width; values beyond are clipped.",
+        (lambda v: v >= 0, "a number >= 0"),
+    )
+    threshold_quantile: float = knob(
+        0.999, "Quantile of the training scores the threshold starts from.", (_probability, "a number between 0 and 1")
+    )
+    threshold_margin: float = knob(
+        0.5, "Fraction added to that quantile (0.5 = 50 % above).", (lambda v: v >= 0, "a number >= 0")
+    )
+    relearn_after_ticks: int = knob(
+        480,
+        "Once half of the last this-many ticks were above the threshold and the values are steady, the level is "
+        "accepted as the new normal (baselines re-set, learning resumes): a lasting shift alerts for at most this "
+        "long (twice this if the values keep moving), and so does a real incident. 0 = never.",
+        (lambda v: v >= 0, "an integer >= 0"),
+    )
+
+
+@dataclass(frozen=True)
+class AlertingConfig:
+    """Alert rules, their links and the example Alertmanager configuration."""
+
+    slo_period_days: float = knob(
+        30.0, "Period the availability SLO's error budget is counted over; burn-rate factors derive from it.",
+        (_positive, "a positive number"),
+    )
+    runbook_base_url: str = knob(
+        "https://github.com/vigilante/vigilante/blob/main/rules/runbook.md",
+        "URL of the runbook document; each alert's `runbook_url` is this plus `#<alert name in lower case>`.",
+        _LABEL_VALUE,
+    )
+    grafana_base_url: str = knob(
+        "http://localhost:3000", "Base URL of Grafana, for the `dashboard_url` panel link of each alert.", _LABEL_VALUE
+    )
+    webhook_url: str = knob(
+        "http://127.0.0.1:5001/alerts", "Webhook the example Alertmanager configuration sends notifications to.", _LABEL_VALUE
+    )
+    cadvisor_selector: str = knob(
+        'job="kubelet", metrics_path="/metrics/cadvisor"',
+        "Label matchers of cAdvisor series (container_*); the default is kube-prometheus-stack's.",
+        _LABEL_VALUE,
+    )
+    kube_state_metrics_selector: str = knob(
+        'job="kube-state-metrics"', "Label matchers of kube-state-metrics series (kube_*).", _LABEL_VALUE
+    )
+    container_regex: str = knob(
+        ".+", "Regex of the app's container names in its namespace (saturation alerts); '.+' means every container.",
+        _LABEL_VALUE,
+    )
+    hpa_regex: str = knob(
+        ".+", "Regex of the app's HorizontalPodAutoscaler names in its namespace; '.+' means every HPA.", _LABEL_VALUE
+    )
+    memory_limit_ratio: float = knob(
+        0.9, "Working-set memory / memory limit above which the memory alert fires.", (_probability, "a number between 0 and 1")
+    )
+    cpu_throttling_ratio: float = knob(
+        0.25, "Share of CFS periods throttled above which the CPU throttling alert fires.",
+        (_probability, "a number between 0 and 1"),
+    )
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The live scorer service (`vigilante serve`): what it queries and how it warms up."""
+
+    queries: dict[str, str] = knob(
+        {},
+        "PromQL per feature, overriding the defaults (the 1m recording rules for the default features). "
+        "A feature the configuration names without a default query must be given here.",
+        (lambda v: all(k and q for k, q in v.items()), "a mapping of feature name to a PromQL query"),
+    )
+    bootstrap_hours: float = knob(
+        2.0, "Hours of Prometheus history the scorer trains on when it has no saved state.", (_positive, "a positive number")
+    )
+    training_csv: str = knob(
+        "", "Training CSV (from `vigilante collect`) used when there is neither state nor enough history; '' for none."
+    )
+    save_every_ticks: int = knob(20, "Save the model state every this many ticks.", (lambda v: v >= 1, "an integer >= 1"))
+    listen_address: str = knob("0.0.0.0", "Address the scorer's HTTP server binds.", _LABEL_VALUE)
 
 
 SECTIONS: dict[str, type] = {
@@ -179,6 +362,8 @@ SECTIONS: dict[str, type] = {
     "grafana": GrafanaConfig,
     "kubernetes": KubernetesConfig,
     "scorer": ScorerConfig,
+    "service": ServiceConfig,
+    "alerting": AlertingConfig,
 }
 
 
@@ -192,6 +377,8 @@ class Config:
     grafana: GrafanaConfig = field(default_factory=GrafanaConfig)
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     scorer: ScorerConfig = field(default_factory=ScorerConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    alerting: AlertingConfig = field(default_factory=AlertingConfig)
     source: str = field(default="<defaults>", compare=False)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
@@ -314,6 +501,11 @@ def _build(layers: Mapping[str, Mapping[str, Located]], source: str) -> Config:
 
 def _coerce(raw: Any, hint: Any, what: str) -> Any:
     origin = typing.get_origin(hint)
+    if origin is dict:
+        key_type, value_type = typing.get_args(hint)
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{what}: expected a mapping, got {raw!r}")
+        return {_coerce(k, key_type, what): _coerce(v, value_type, what) for k, v in raw.items()}
     if origin is tuple:
         item_type = typing.get_args(hint)[0]
         if not isinstance(raw, (list, tuple)):
@@ -352,7 +544,7 @@ def describe() -> str:
     for name, cls in SECTIONS.items():
         lines.append(f"{name}:  # {cls.__doc__.strip().splitlines()[0]}")
         for f in dataclasses.fields(cls):
-            default = _plain(f.default)
+            default = _plain(f.default if f.default is not dataclasses.MISSING else f.default_factory())
             rendered = json.dumps(default) if not isinstance(default, str) else yaml.safe_dump(default).splitlines()[0]
             lines.append(f"  # {f.metadata['doc']}")
             lines.append(f"  {f.name}: {rendered}")

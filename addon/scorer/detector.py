@@ -1,0 +1,348 @@
+"""The streaming anomaly detector the live scorer and ``vigilante backtest`` both run.
+
+One tick goes through the same steps, live or replayed:
+
+1. each configured feature is transformed (:mod:`.transforms`) and compared with its slow
+   baseline (:mod:`.baseline`): ``z = (y - prediction) / noise`` (only ``z > 0`` counts
+   for the ``rise_only_features``: fewer errors or a faster response is no incident);
+2. the deviation is seen at several time scales (``context_half_lives_ticks``: the tick
+   itself and short exponential averages, of the deviation clipped to ``context_clip``)
+   and each is mapped into [0, 1] by limits learned on the training rows, with headroom;
+3. river's Half-Space Trees score it, one model per feature (or one joint model); each
+   model's score becomes "times less mass than the rarest training ticks" and the
+   maximum over the models is the score;
+4. the decision is 1 once the score has stayed above the threshold for ``hold_ticks``;
+5. the learning policy: a tick with a missing value (a gap) or above the threshold is not
+   learned, and the baselines only coast along their trend; the trees learn every other
+   tick, and the baselines follow it by bounded steps (``baseline_clip``: a ramp is
+   followed, a jump is not). Once half of the last ``relearn_after_ticks`` ticks were
+   above the threshold and the last values are steady, the baselines are re-set on the
+   new level (after ``relearn_after_ticks`` more ticks, steady or not): a lasting shift
+   alerts for at most ``relearn_after_ticks`` ticks if steady, twice that otherwise.
+
+    >>> import math
+    >>> from addon.config import ScorerConfig
+    >>> cfg = ScorerConfig(features=("value",), relearn_after_ticks=0)
+    >>> rows = [(i * 15.0, {"value": 10 + math.sin(i / 40) + 0.1 * ((i * 7919) % 11 - 5)})
+    ...         for i in range(600)]
+    >>> detector = Detector.fit(cfg, rows)
+    >>> detector.step(600 * 15.0, {"value": 10.0}).decision
+    0
+    >>> [detector.step((601 + i) * 15.0, {"value": 40.0}).decision for i in range(3)]
+    [0, 1, 1]
+    >>> r = detector.step(604 * 15.0, {"value": None})
+    >>> r.learned, r.skipped
+    (False, 'gap')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+from river.anomaly import HalfSpaceTrees
+
+from addon.config import ScorerConfig
+from addon.scorer.baseline import HoltBaseline, alpha_for
+from addon.scorer.errors import TrainingError
+from addon.scorer.threshold import HoldDecision, calibrate_threshold
+from addon.scorer.transforms import FeatureTransform, Limits
+
+MIN_TRAIN_ROWS = 60
+STEADY_TICKS = 20  # ticks whose spread tells whether a lasting shift has settled
+STEADY_SPREAD = 3.0  # "steady": the spread of those ticks is within this many noise units
+
+Row = tuple[float, Mapping[str, "float | None"]]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one tick produced: the exported values and why the model did (not) learn."""
+
+    timestamp: float
+    score: float
+    threshold: float
+    decision: int
+    learned: bool
+    skipped: str | None  # None, "gap" (a missing value) or "anomalous" (above the threshold)
+    rebaselined: bool = False
+    attribution: dict[str, float] | None = None
+
+    @property
+    def above(self) -> bool:
+        return self.score > self.threshold
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+class Detector:
+    """Half-Space Trees on baseline deviations, with a calibrated threshold and a learning policy.
+
+    Build it with :meth:`fit`, feed it with :meth:`step`, persist it with :meth:`save` and
+    :meth:`load` (see :mod:`addon.scorer.state`).
+    """
+
+    def __init__(self, config: ScorerConfig):
+        self.config = config
+        self.features: tuple[str, ...] = tuple(config.features)
+        self.scales: tuple[float, ...] = tuple(config.context_half_lives_ticks)
+        self._alphas = [alpha_for(h) for h in self.scales]
+        self.transforms: dict[str, FeatureTransform] = {}
+        self.noise: dict[str, float] = {}
+        self.baselines: dict[str, HoltBaseline] = {}
+        self.context: dict[str, list[float]] = {f: [0.0] * len(self.scales) for f in self.features}
+        self.limits: dict[str, Limits] = {}
+        self.groups: list[tuple[str, ...]] = []
+        self.models: list[HalfSpaceTrees] = []
+        self.normalizers: list[float] = []
+        self.threshold = math.inf
+        self.hold = HoldDecision(config.hold_ticks)
+        self.above_recent: deque = deque(maxlen=max(config.relearn_after_ticks, 1))
+        self.persistent_run = 0
+        self.recent: dict[str, deque] = {f: deque(maxlen=STEADY_TICKS) for f in self.features}
+        self.last_timestamp = -math.inf
+        self.ticks_seen = 0
+        self.ticks_learned = 0
+        self.window_size = 0
+
+    # --- names of the derived features ------------------------------------------------
+
+    def derived_names(self, feature: str) -> list[str]:
+        return [f"{feature}@{h:g}" for h in self.scales]
+
+    # --- fitting ----------------------------------------------------------------------
+
+    @classmethod
+    def fit(cls, config: ScorerConfig, rows: Sequence[Row]) -> "Detector":
+        """Learn transforms, baselines, limits, the models and the threshold from normal rows.
+
+        Rows with a missing value are left out of the training. The window of every model
+        is the number of complete training rows unless ``config.window_size`` says
+        otherwise, and every model is warmed on all of them.
+        """
+        self = cls(config)
+        rows = list(rows)
+        complete = [(t, v) for t, v in rows if not any(_missing(v.get(f)) for f in self.features)]
+        if len(complete) < MIN_TRAIN_ROWS:
+            raise TrainingError(
+                f"{len(complete)} complete training rows; at least {MIN_TRAIN_ROWS} are needed"
+            )
+        values = {f: np.array([float(v[f]) for _, v in complete]) for f in self.features}
+        self.transforms = {f: FeatureTransform.fit(f, values[f]) for f in self.features}
+        ys = {f: np.array([self.transforms[f].apply(x) for x in values[f]]) for f in self.features}
+
+        # Baselines: one pass to measure how far a normal tick strays from its prediction,
+        # a second one, from the same start, the way step() will see the rows.
+        deviations = {f: np.empty(len(complete)) for f in self.features}
+        for f in self.features:
+            b = self._warm_baseline(ys[f])
+            for i, value in enumerate(ys[f]):
+                deviations[f][i] = value - b.predict()
+                b.update(value)
+            mad = float(np.median(np.abs(deviations[f] - np.median(deviations[f])))) * 1.4826
+            self.noise[f] = max(mad, 0.1 * float(deviations[f].std()), 1e-9)
+            self.baselines[f] = self._warm_baseline(ys[f])
+        derived_rows = []
+        for i in range(len(complete)):
+            y = {f: float(ys[f][i]) for f in self.features}
+            derived_rows.append(self._derive(y))  # before the update, as in step()
+            self._follow(y)
+            for f, value in y.items():
+                self.recent[f].append(value)
+
+        names = [n for f in self.features for n in self.derived_names(f)]
+        for n in names:
+            self.limits[n] = Limits.fit([d[n] for d in derived_rows], config.limit_quantile, config.headroom)
+        unit_rows = [self._to_unit(d) for d in derived_rows]
+
+        if config.model_layout == "joint":
+            self.groups = [tuple(names)]
+        else:
+            self.groups = [tuple(self.derived_names(f)) for f in self.features]
+        self.window_size = min(config.window_size or len(complete), len(complete))
+        self.models = [
+            HalfSpaceTrees(n_trees=config.n_trees, height=config.tree_height, window_size=self.window_size, seed=config.seed + k)
+            for k in range(len(self.groups))
+        ]
+        # Warm every model on the last `window_size` rows (all of them by default): the
+        # window swaps exactly at the end, so the reference mass is the training set.
+        for u in unit_rows[-self.window_size:]:
+            for group, model in zip(self.groups, self.models):
+                model.learn_one({n: u[n] for n in group})
+        self.ticks_learned = self.window_size
+
+        raw = np.array([[m.score_one({n: u[n] for n in g}) for g, m in zip(self.groups, self.models)] for u in unit_rows])
+        # Each model's score becomes "how many times less mass than the rarest training
+        # ticks" (1 - score is river's normalised mass), so models of different spread
+        # compare, and the top of the scale is not squeezed against 1.
+        self.normalizers = [max(1.0 - float(np.quantile(raw[:, k], config.threshold_quantile)), 1e-9) for k in range(len(self.models))]
+        combined = (np.array(self.normalizers) / np.maximum(1.0 - raw, 1e-9)).max(axis=1)
+        self.threshold = calibrate_threshold(combined, config.threshold_quantile, config.threshold_margin)
+        self.last_timestamp = float(complete[-1][0])
+        return self
+
+    def _warm_baseline(self, ys: np.ndarray) -> HoltBaseline:
+        """A baseline already in step at the first training row: run backwards over the
+        first rows, then turn round (the trend changes sign)."""
+        cfg = self.config
+        span = min(len(ys), int(4 * cfg.baseline_half_life_ticks) + 1)
+        b = HoltBaseline.start(float(ys[span - 1]), cfg.baseline_half_life_ticks, cfg.trend_half_life_ticks)
+        for value in ys[span - 1 :: -1]:
+            b.update(float(value))
+        b.trend = -b.trend
+        b.level -= b.trend  # predict() of the first row is level + trend
+        return b
+
+    # --- one tick ---------------------------------------------------------------------
+
+    def _derive(self, y: Mapping[str, float]) -> dict[str, float]:
+        """Deviations of the present features at every time scale; updates the averages."""
+        out = {}
+        rise_only = self.config.rise_only_features
+        clip = self.config.context_clip
+        for f, value in y.items():
+            z = (value - self.baselines[f].predict()) / self.noise[f]
+            if z < 0 and f in rise_only:
+                z = 0.0
+            ctx = self.context[f]
+            clipped = max(-clip, min(clip, z))
+            for k, (name, a) in enumerate(zip(self.derived_names(f), self._alphas)):
+                ctx[k] += a * ((z if a == 1.0 else clipped) - ctx[k])
+                out[name] = ctx[k]
+        return out
+
+    def _to_unit(self, derived: Mapping[str, float]) -> dict[str, float]:
+        return {n: self.limits[n].apply(v) for n, v in derived.items()}
+
+    def _score(self, u: Mapping[str, float]) -> float:
+        best = 0.0
+        for group, model, q in zip(self.groups, self.models, self.normalizers):
+            x = {n: u[n] for n in group if n in u}
+            if x:  # a model whose features are all missing has nothing to say
+                best = max(best, q / max(1.0 - model.score_one(x), 1e-9))
+        return best
+
+    def step(self, timestamp: float, values: Mapping[str, "float | None"], explain: bool | None = None) -> StepResult:
+        """Score one tick, decide, then learn from it or not; returns what to export.
+
+        ``values`` maps feature names to numbers; a missing name, ``None`` or NaN is a
+        gap. ``explain`` computes the attribution (default: only when above threshold).
+        """
+        if timestamp <= self.last_timestamp:
+            raise ValueError(f"timestamp {timestamp} is not after the previous tick ({self.last_timestamp})")
+        self.last_timestamp = timestamp
+        self.ticks_seen += 1
+        y = {f: self.transforms[f].apply(float(values[f])) for f in self.features if not _missing(values.get(f))}
+        u = self._to_unit(self._derive(y))
+        score = self._score(u)
+        above = score > self.threshold
+        decision = self.hold.update(above)
+        for f, value in y.items():
+            self.recent[f].append(value)
+
+        skipped, rebaselined = None, False
+        self.above_recent.append(above)
+        if len(y) < len(self.features) or above:
+            # Time passes but the tick teaches nothing: a rising baseline keeps rising (a
+            # ramp that crossed the threshold is caught up with), a flat one stays put.
+            for b in self.baselines.values():
+                b.coast()
+        if len(y) < len(self.features):
+            skipped = "gap"
+        elif above:
+            skipped = "anomalous"
+            rebaselined = self._maybe_rebaseline()
+        else:
+            for group, model in zip(self.groups, self.models):
+                model.learn_one({n: u[n] for n in group})
+            self.ticks_learned += 1
+            self._follow(y)
+
+        attribution = None
+        if explain or (explain is None and above):
+            attribution = self._attribute(u, score)
+        return StepResult(float(timestamp), score, self.threshold, decision, skipped is None, skipped, rebaselined, attribution)
+
+    def _follow(self, y: Mapping[str, float]) -> None:
+        """Move the baselines towards this tick, each by a bounded step (robust Holt)."""
+        k = self.config.baseline_clip
+        for f, value in y.items():
+            b = self.baselines[f]
+            limit = k * self.noise[f]
+            predicted = b.predict()
+            b.update(predicted + max(-limit, min(limit, value - predicted)))
+
+    def _maybe_rebaseline(self) -> bool:
+        """Accept a lasting shift as the new normal, within a bounded time.
+
+        The shift is "lasting" once at least half of the last ``relearn_after_ticks``
+        ticks were above the threshold (a flapping score counts too); it is accepted as
+        soon as the last ``STEADY_TICKS`` values are steady, and after another
+        ``relearn_after_ticks`` ticks regardless. Baselines are re-set on the recent
+        level; the trees are kept, since they model deviations, not levels.
+        """
+        k = self.config.relearn_after_ticks
+        window = self.above_recent
+        if k <= 0 or len(window) < k or 2 * sum(window) < k:
+            self.persistent_run = 0
+            return False
+        self.persistent_run += 1
+        steady = all(
+            len(r) >= 2 and statistics.pstdev(r) <= STEADY_SPREAD * self.noise[f] for f, r in self.recent.items()
+        )
+        if not steady and self.persistent_run < k:
+            return False
+        for f, r in self.recent.items():
+            if r:
+                self.baselines[f].reset(statistics.fmean(r))
+            self.context[f] = [0.0] * len(self.scales)
+        self.persistent_run = 0
+        window.clear()
+        return True
+
+    def _attribute(self, u: Mapping[str, float], score: float) -> dict[str, float]:
+        """How much of the score each feature drives: the drop when it is put back on its baseline."""
+        out = {}
+        for f in self.features:
+            calm = dict(u)
+            for n in self.derived_names(f):
+                if n in calm:
+                    calm[n] = self.limits[n].apply(0.0)
+            out[f] = round(max(score - self._score(calm), 0.0), 6)
+        return out
+
+    # --- state --------------------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Write the whole model atomically (see :func:`addon.scorer.state.save_state`)."""
+        from addon.scorer.state import save_state
+
+        save_state(self, path)
+
+    @classmethod
+    def load(cls, path, config: ScorerConfig | None = None) -> "Detector":
+        """Read a model saved by :meth:`save`; with ``config``, check it reads the same features."""
+        from addon.scorer.state import load_state
+
+        return load_state(path, config)
+
+    def replace_config(self, config: ScorerConfig) -> None:
+        """Take the decision knobs (hold, relearning) from a newer configuration."""
+        self.config = dataclasses.replace(
+            self.config, hold_ticks=config.hold_ticks, relearn_after_ticks=config.relearn_after_ticks
+        )
+        self.hold.hold_ticks = config.hold_ticks
+        self.above_recent = deque(self.above_recent, maxlen=max(config.relearn_after_ticks, 1))
+
+
+def run(detector: Detector, rows: Iterable[Row], explain: bool = False) -> Iterable[StepResult]:
+    """Step through rows in order (the backtest loop)."""
+    for t, values in rows:
+        yield detector.step(t, values, explain=explain)

@@ -1,0 +1,13 @@
+"""Typed errors of the scorer library."""
+
+
+class ScorerError(Exception):
+    """Base class of the scorer's errors."""
+
+
+class StateError(ScorerError):
+    """A saved model cannot be used: missing, corrupt, or from an incompatible version/config."""
+
+
+class TrainingError(ScorerError):
+    """The training rows cannot produce a model (too few, a feature with no value...)."""

@@ -1,0 +1,135 @@
+"""Reading recorded series from CSV: the ``vigilante train`` / ``backtest`` input contract.
+
+A header row; a ``timestamp`` column (unix seconds, or ISO 8601 where a time without an
+offset means UTC), then numeric columns; one row per tick; an empty cell is a missing
+sample. Only the configured features are read (other columns are ignored); timestamps
+must strictly increase. Any violation raises :class:`SeriesError` naming the file, line
+and column.
+
+    >>> import io
+    >>> text = "timestamp,value,note\\n2026-01-01T00:00:00,1.5,x\\n2026-01-01T00:00:15,,y\\n"
+    >>> read_series(io.StringIO(text), ["value"], name="in.csv")
+    [(1767225600.0, '2026-01-01T00:00:00', {'value': 1.5}), (1767225615.0, '2026-01-01T00:00:15', {'value': None})]
+    >>> read_series(io.StringIO("timestamp,value\\n1,abc\\n"), ["value"], name="in.csv")
+    Traceback (most recent call last):
+    ...
+    addon.scorer.series.SeriesError: in.csv:2: column 'value': 'abc' is not a number
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from datetime import datetime, timezone
+from typing import IO, Sequence
+
+from addon.scorer.errors import ScorerError
+
+TIMESTAMP = "timestamp"
+
+Record = tuple[float, str, dict]  # unix seconds, the timestamp as written, feature values
+
+
+class SeriesError(ScorerError):
+    """The input CSV breaks the contract; the message names file, line and column."""
+
+
+def parse_timestamp(text: str) -> float:
+    """Unix seconds from unix seconds or ISO 8601 (no offset = UTC).
+
+    >>> parse_timestamp("1767225600"), parse_timestamp("2026-01-01T01:00:00+01:00")
+    (1767225600.0, 1767225600.0)
+    """
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(value):
+            raise ValueError(f"{text!r} is not a time")
+        return value
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither unix seconds nor an ISO 8601 time") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def read_series(source: str | os.PathLike | IO[str], features: Sequence[str], name: str | None = None) -> list[Record]:
+    """Read and check a CSV; returns ``(unix_seconds, timestamp_text, {feature: float | None})`` per row."""
+    if isinstance(source, (str, os.PathLike)):
+        name = name or os.fspath(source)
+        try:
+            with open(source, newline="", encoding="utf-8") as fh:
+                return _read(fh, features, name)
+        except OSError as exc:
+            raise SeriesError(f"{name}: cannot read: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise SeriesError(f"{name}: not a UTF-8 text file ({exc.reason})") from exc
+    return _read(source, features, name or "<input>")
+
+
+def _read(fh: IO[str], features: Sequence[str], name: str) -> list[Record]:
+    reader = csv.reader(fh)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise SeriesError(f"{name}: empty file: expected a header row starting with '{TIMESTAMP}'") from None
+    except csv.Error as exc:
+        raise SeriesError(f"{name}:1: not valid CSV: {exc}") from None
+    header = [h.strip() for h in header]
+    if not header or header[0] != TIMESTAMP:
+        first = header[0] if header else ""
+        raise SeriesError(f"{name}:1: the first column must be '{TIMESTAMP}', found {first!r}")
+    seen = set()
+    for h in header:
+        if h in seen:
+            raise SeriesError(f"{name}:1: column {h!r} appears twice in the header")
+        seen.add(h)
+    missing = [f for f in features if f not in seen]
+    if missing:
+        raise SeriesError(
+            f"{name}:1: configured feature column {missing[0]!r} is not in the header (columns: {', '.join(header[1:]) or 'none'})"
+        )
+    index = {f: header.index(f) for f in features}
+    out: list[Record] = []
+    previous = -math.inf
+    line = 1
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue  # a blank line is not a tick
+            if len(row) != len(header):
+                raise SeriesError(f"{name}:{line}: {len(row)} cells, the header has {len(header)} columns")
+            text = row[0].strip()
+            try:
+                ts = parse_timestamp(text)
+            except ValueError as exc:
+                raise SeriesError(f"{name}:{line}: column '{TIMESTAMP}': {exc}") from None
+            if ts == previous:
+                raise SeriesError(f"{name}:{line}: column '{TIMESTAMP}': duplicate timestamp {text!r}")
+            if ts < previous:
+                raise SeriesError(f"{name}:{line}: column '{TIMESTAMP}': {text!r} is earlier than the row before (rows must be sorted by time)")
+            previous = ts
+            values = {}
+            for f, i in index.items():
+                cell = row[i].strip()
+                if not cell or cell.lower() == "nan":
+                    values[f] = None
+                    continue
+                try:
+                    v = float(cell)
+                except ValueError:
+                    raise SeriesError(f"{name}:{line}: column {f!r}: {cell!r} is not a number") from None
+                if not math.isfinite(v):
+                    raise SeriesError(f"{name}:{line}: column {f!r}: {cell!r} is not a finite number")
+                values[f] = v
+            out.append((ts, text, values))
+    except csv.Error as exc:
+        raise SeriesError(f"{name}:{line}: not valid CSV: {exc}") from None
+    return out

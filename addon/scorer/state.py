@@ -1,0 +1,125 @@
+"""Saving and loading the whole detector, atomically, with a schema version.
+
+The file is one header line of JSON (format, schema version, versions of vigilante and
+river, the features, a SHA-256 of the body) followed by the pickled :class:`Detector`.
+It is written to a temporary file in the same directory, flushed to disk, then renamed
+over the old one, so a crash leaves either the old state or the new one, never half.
+
+Pickle runs code when loaded: a state file is trusted like the configuration is (the
+scorer writes it, in its own volume); the checksum catches corruption, not tampering.
+
+    >>> import tempfile, os
+    >>> from addon.config import ScorerConfig
+    >>> from addon.scorer import Detector
+    >>> d = Detector.fit(ScorerConfig(features=("value",)), [(float(i), {"value": i % 7}) for i in range(100)])
+    >>> path = os.path.join(tempfile.mkdtemp(), "state.bin")
+    >>> d.save(path)
+    >>> Detector.load(path).threshold == d.threshold
+    True
+    >>> open(path, "ab").write(b"junk")
+    4
+    >>> Detector.load(path)
+    Traceback (most recent call last):
+    ...
+    addon.scorer.errors.StateError: ...: corrupt: the body does not match its checksum
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from typing import TYPE_CHECKING
+
+from addon.scorer.errors import StateError
+
+if TYPE_CHECKING:
+    from addon.config import ScorerConfig
+    from addon.scorer.detector import Detector
+
+FORMAT = "vigilante-scorer-state"
+SCHEMA_VERSION = 1
+
+
+def _versions() -> dict[str, str]:
+    import river
+
+    from addon import __version__
+
+    return {"vigilante": __version__, "river": river.__version__}
+
+
+def save_state(detector: "Detector", path: str | os.PathLike) -> None:
+    """Write ``detector`` to ``path`` atomically (temporary file, fsync, rename)."""
+    body = pickle.dumps(detector, protocol=pickle.HIGHEST_PROTOCOL)
+    header = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        **_versions(),
+        "features": list(detector.features),
+        "sha256": hashlib.sha256(body).hexdigest(),
+    }
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".vigilante-state-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(json.dumps(header, sort_keys=True).encode() + b"\n")
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) -> "Detector":
+    """Read a detector saved by :func:`save_state`.
+
+    Raises :class:`StateError` (one clear sentence, naming the file) when it is missing,
+    not a state file, corrupt, of another schema version, or reads other features than
+    ``config`` names. With ``config``, its decision knobs (hold, relearning) apply.
+    """
+    from addon.scorer.detector import Detector
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(64 * 1024)
+            body = fh.read()
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read the scorer state: {exc.strerror}") from exc
+    try:
+        header = json.loads(first)
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ValueError
+    except ValueError:
+        raise StateError(f"{path}: not a vigilante scorer state file") from None
+    version = header.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise StateError(
+            f"{path}: state schema version {version}, this vigilante reads version {SCHEMA_VERSION}: "
+            "train a new model with `vigilante train`"
+        )
+    if hashlib.sha256(body).hexdigest() != header.get("sha256"):
+        raise StateError(f"{path}: corrupt: the body does not match its checksum")
+    try:
+        detector = pickle.loads(body)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
+        saved, now = header.get("river"), _versions()["river"]
+        hint = f" (saved with river {saved}, running river {now})" if saved != now else ""
+        raise StateError(f"{path}: cannot restore the model{hint}: {exc}") from exc
+    if not isinstance(detector, Detector):
+        raise StateError(f"{path}: the state holds a {type(detector).__name__}, not a Detector")
+    if config is not None:
+        if tuple(config.features) != detector.features:
+            raise StateError(
+                f"{path}: the model was trained on features {list(detector.features)}, "
+                f"the configuration names {list(config.features)}: retrain with `vigilante train`"
+            )
+        detector.replace_config(config)
+    return detector

@@ -1,0 +1,89 @@
+"""Per-feature transforms learned from the training baseline.
+
+A raw series (requests per second, a latency, any numeric column) is first put on a scale
+where equal steps mean equally surprising changes: ``log(x + offset)`` for series that are
+never negative (rates, ratios, latencies: a doubling matters the same at 5 and at 50
+requests per second), a plain standardisation otherwise. The offset is a fraction of the
+training median, so the transform does not depend on the unit: 0.1 by default, and 1 for
+the error series, whose few counts per minute are too noisy to compare by ratio near zero.
+
+    >>> t = FeatureTransform.fit("rps", [10.0, 12.0, 9.0, 11.0])
+    >>> t.kind, round(t.scale, 2)
+    ('log', 1.05)
+    >>> round(t.apply(20.0) - t.apply(10.0), 3)  # a doubling
+    0.644
+    >>> FeatureTransform.fit("temp", [-3.0, 1.0, 2.0]).kind
+    'linear'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+DEFAULT_OFFSET_FRACTION = 0.1
+# Known count-like default features: errors are few, so near zero a ratio means little.
+OFFSET_FRACTIONS = {"errors_per_second": 1.0, "error_ratio": 1.0}
+
+
+@dataclass(frozen=True)
+class FeatureTransform:
+    """How one raw feature is mapped before baselines and limits are applied."""
+
+    name: str
+    kind: str  # "log" or "linear"
+    scale: float  # the offset of "log", the spread of "linear"
+    center: float = 0.0
+
+    @classmethod
+    def fit(cls, name: str, values: Sequence[float]) -> "FeatureTransform":
+        """Choose the transform from the training values (missing ones already removed)."""
+        v = np.asarray(values, dtype=float)
+        if v.size == 0:
+            raise ValueError(f"feature {name!r} has no value in the training rows")
+        if v.min() >= 0:
+            positive = v[v > 0]
+            # the median of the positive values: a ratio that is mostly 0 still gets a unit
+            median = float(np.median(positive)) if positive.size else 1.0
+            return cls(name, "log", median * OFFSET_FRACTIONS.get(name, DEFAULT_OFFSET_FRACTION))
+        center = float(np.median(v))
+        spread = float(np.percentile(v, 75) - np.percentile(v, 25)) or float(v.std()) or 1.0
+        return cls(name, "linear", spread, center)
+
+    def apply(self, x: float) -> float:
+        if self.kind == "log":
+            return math.log(max(x, 0.0) + self.scale)
+        return (x - self.center) / self.scale
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Maps a derived feature into [0, 1] for Half-Space Trees, with headroom and clipping.
+
+    The range is the training range (between two extreme quantiles) widened by
+    ``headroom`` times its width on each side, so normal values keep most of the
+    resolution and one spike can never squash them, as river's ``MinMaxScaler`` would.
+
+        >>> lim = Limits.fit([0.0, 1.0, 2.0, 3.0, 4.0], quantile=1.0, headroom=0.5)
+        >>> lim.lo, lim.hi
+        (-2.0, 6.0)
+        >>> lim.apply(2.0), lim.apply(100.0)
+        (0.5, 1.0)
+    """
+
+    lo: float
+    hi: float
+
+    @classmethod
+    def fit(cls, values: Sequence[float], quantile: float, headroom: float) -> "Limits":
+        v = np.asarray(values, dtype=float)
+        a, b = float(np.quantile(v, 1 - quantile)), float(np.quantile(v, quantile))
+        width = (b - a) or 1.0
+        return cls(a - headroom * width, b + headroom * width)
+
+    def apply(self, x: float) -> float:
+        u = (x - self.lo) / (self.hi - self.lo)
+        return 0.0 if u < 0.0 else 1.0 if u > 1.0 else u

@@ -1,0 +1,163 @@
+"""The ``vigilante train`` / ``vigilante backtest`` contract (DESIGN.md, "Contracts")."""
+
+import csv
+from datetime import datetime, timezone
+
+import pytest
+
+from addon.cli import main
+from addon.scorer import Detector
+from tests.scorer_data import normal_rows
+
+FEATURES = ("requests_per_second", "errors_per_second")
+TRAIN = 200
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "vigilante.yaml"
+    path.write_text(
+        "scorer:\n  features: [requests_per_second, errors_per_second]\n  n_trees: 8\n  relearn_after_ticks: 0\n"
+    )
+    return str(path)
+
+
+def rows_with_spike(n=260):
+    rows = normal_rows(n, features=FEATURES)
+    for t, v in rows[230:240]:
+        v["requests_per_second"] *= 6
+    rows[215][1]["errors_per_second"] = None  # a scrape gap
+    return rows
+
+
+def write(path, rows, columns=("timestamp",) + FEATURES, stamp=lambda t: f"{t:.0f}", extra=None):
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(list(columns) + (["note"] if extra else []))
+        for t, v in rows:
+            cells = [stamp(t)] + ["" if v.get(c) is None else repr(v[c]) for c in columns[1:]]
+            w.writerow(cells + (["x"] if extra else []))
+    return str(path)
+
+
+def read_out(path):
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def one_line_error(capsys, argv, *fragments):
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_backtest_writes_timestamp_score_alert_for_every_row_after_training(tmp_path, config, capsys):
+    rows = rows_with_spike()
+    src = write(tmp_path / "in.csv", rows, extra=True)  # other columns are ignored
+    out = tmp_path / "out.csv"
+    assert main(["backtest", src, "--train-rows", str(TRAIN), "--out", str(out), "--config", config]) == 0
+    table = read_out(out)
+    assert table[0] == ["timestamp", "score", "alert"]
+    assert len(table) - 1 == len(rows) - TRAIN
+    assert [r[0] for r in table[1:]] == [f"{t:.0f}" for t, _ in rows[TRAIN:]]
+    alerts = [int(r[2]) for r in table[1:]]
+    assert set(alerts) <= {0, 1}
+    assert any(alerts[31:40]) and not any(alerts[:25])
+    assert "backtest:" in capsys.readouterr().err
+
+
+def test_backtest_runs_exactly_the_library_loop(tmp_path, config):
+    from addon.config import load_config
+
+    rows = rows_with_spike()
+    src = write(tmp_path / "in.csv", rows)
+    out = tmp_path / "out.csv"
+    main(["backtest", src, "--train-rows", str(TRAIN), "--out", str(out), "--config", config])
+    detector = Detector.fit(load_config(config).scorer, rows[:TRAIN])
+    expected = [(f"{r.score:.6f}", str(r.decision)) for r in (detector.step(t, v) for t, v in rows[TRAIN:])]
+    assert [(r[1], r[2]) for r in read_out(out)[1:]] == expected
+
+
+def test_iso_times_without_offset_are_utc(tmp_path, config):
+    rows = rows_with_spike()
+    unix = write(tmp_path / "unix.csv", rows)
+    iso = write(tmp_path / "iso.csv", rows, stamp=lambda t: datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
+    for src, out in ((unix, tmp_path / "a.csv"), (iso, tmp_path / "b.csv")):
+        assert main(["backtest", src, "--train-rows", str(TRAIN), "--out", str(out), "--config", config]) == 0
+    a, b = read_out(tmp_path / "a.csv"), read_out(tmp_path / "b.csv")
+    assert [r[1:] for r in a] == [r[1:] for r in b]
+    assert b[1][0] == datetime.fromtimestamp(rows[TRAIN][0], timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_train_saves_a_state_the_scorer_can_load(tmp_path, config, capsys):
+    src = write(tmp_path / "in.csv", normal_rows(TRAIN, features=FEATURES))
+    state = tmp_path / "state"
+    assert main(["train", src, "--out", str(state), "--config", config]) == 0
+    detector = Detector.load(state)
+    assert detector.features == FEATURES and detector.window_size == TRAIN
+    assert "threshold" in capsys.readouterr().out
+
+
+def test_bad_header(tmp_path, config, capsys):
+    src = write(tmp_path / "in.csv", normal_rows(5, features=FEATURES), columns=("time",) + FEATURES)
+    one_line_error(capsys, ["backtest", src, "--train-rows", "2", "--out", str(tmp_path / "o"), "--config", config], "in.csv:1", "timestamp")
+
+
+def test_missing_configured_feature(tmp_path, config, capsys):
+    src = write(tmp_path / "in.csv", normal_rows(5, features=FEATURES), columns=("timestamp", "requests_per_second"))
+    one_line_error(capsys, ["backtest", src, "--train-rows", "2", "--out", str(tmp_path / "o"), "--config", config], "in.csv:1", "'errors_per_second'")
+
+
+def test_non_numeric_cell(tmp_path, config, capsys):
+    rows = normal_rows(100, features=FEATURES)
+    rows[41][1]["errors_per_second"] = "lots"
+    src = tmp_path / "in.csv"
+    with open(src, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(("timestamp",) + FEATURES)
+        for t, v in rows:
+            w.writerow([f"{t:.0f}", v["requests_per_second"], v["errors_per_second"]])
+    one_line_error(capsys, ["backtest", str(src), "--train-rows", "60", "--out", str(tmp_path / "o"), "--config", config],
+                   "in.csv:43", "'errors_per_second'", "'lots'")
+
+
+def test_empty_file(tmp_path, config, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("")
+    one_line_error(capsys, ["backtest", str(src), "--train-rows", "2", "--out", str(tmp_path / "o"), "--config", config], "empty")
+
+
+@pytest.mark.parametrize("swap, message", [(lambda r: (r[0], r[0]), "duplicate timestamp"), (lambda r: (r[1], r[0]), "earlier")])
+def test_unsorted_or_duplicate_timestamps(tmp_path, config, capsys, swap, message):
+    rows = normal_rows(100, features=FEATURES)
+    a, b = swap((rows[70], rows[71]))
+    rows[70], rows[71] = a, b
+    src = write(tmp_path / "in.csv", rows)
+    one_line_error(capsys, ["backtest", src, "--train-rows", "60", "--out", str(tmp_path / "o"), "--config", config], "in.csv:73", message)
+
+
+def test_ragged_row(tmp_path, config, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("timestamp,requests_per_second,errors_per_second\n1,2,3\n16,2\n")
+    one_line_error(capsys, ["backtest", str(src), "--train-rows", "1", "--out", str(tmp_path / "o"), "--config", config], "in.csv:3", "cells")
+
+
+def test_bad_timestamp(tmp_path, config, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("timestamp,requests_per_second,errors_per_second\nyesterday,2,3\n")
+    one_line_error(capsys, ["backtest", str(src), "--train-rows", "1", "--out", str(tmp_path / "o"), "--config", config], "in.csv:2", "yesterday")
+
+
+def test_too_few_rows_to_train(tmp_path, config, capsys):
+    src = write(tmp_path / "in.csv", normal_rows(30, features=FEATURES))
+    one_line_error(capsys, ["backtest", src, "--train-rows", "20", "--out", str(tmp_path / "o"), "--config", config], "at least")
+    one_line_error(capsys, ["backtest", src, "--train-rows", "40", "--out", str(tmp_path / "o"), "--config", config], "only 30 rows")
+
+
+def test_a_failed_backtest_leaves_no_output(tmp_path, config, capsys):
+    src = write(tmp_path / "in.csv", normal_rows(30, features=FEATURES))
+    main(["backtest", src, "--train-rows", "20", "--out", str(tmp_path / "o.csv"), "--config", config])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "vigilante.yaml"]

@@ -1,0 +1,49 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scripts.bench_detection import evaluate
+from scripts.scenarios import Event, Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def labelled(n=2000, events=()):
+    return Scenario(seed=0, rows=[{}] * (100 + n), train_rows=100, events=list(events))
+
+
+def test_evaluate_counts_recall_delay_and_false_episodes():
+    sc = labelled(events=[Event("spike", 300, 340), Event("ramp", 800, 900)])
+    decisions = np.zeros(2000, dtype=int)
+    decisions[203:230] = 1  # spike (ticks 200..240 after training) found 3 ticks after onset
+    decisions[750:752] = 1  # inside the ramp: false
+    decisions[1500:1502] = 1  # plain normal traffic: false
+    o = evaluate(decisions, sc, shift_bound=100)
+    assert o.detected == {"spike": [True]} and o.delays == {"spike": [3]}
+    assert o.false_episodes == 2 and o.normal_alerts == {"ramp": 1}
+
+
+def test_a_level_shift_may_alert_within_its_bound_only():
+    sc = labelled(events=[Event("level_shift", 600, 1200)])
+    decisions = np.zeros(2000, dtype=int)
+    decisions[505:560] = 1
+    assert evaluate(decisions, sc, shift_bound=100).false_episodes == 0
+    decisions[700:705] = 1
+    o = evaluate(decisions, sc, shift_bound=100)
+    assert o.false_episodes == 1 and o.shift_alert_ticks == [60]
+
+
+@pytest.mark.slow
+def test_quick_mode_prints_a_table_and_one_json_line():
+    proc = subprocess.run([sys.executable, "scripts/bench_detection.py", "--quick", "--jobs", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert set(result["held_out"]) == {"scorer", "static", "zscore", "original"}
+    assert result["cost"]["ticks"] > 0
+    assert any(line.startswith("== scorer (held-out)") for line in lines)

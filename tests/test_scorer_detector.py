@@ -1,0 +1,167 @@
+import math
+
+import pytest
+
+from addon.scorer import Detector, TrainingError
+from tests.scorer_data import TICK, normal_rows, small_config, value_on_baseline
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return small_config(), normal_rows(400)
+
+
+def fresh(trained) -> Detector:
+    cfg, rows = trained
+    return Detector.fit(cfg, rows)
+
+
+def test_fit_needs_enough_complete_rows():
+    with pytest.raises(TrainingError, match="at least"):
+        Detector.fit(small_config(), normal_rows(30))
+
+
+def test_the_window_fits_the_training_set_and_the_model_is_warm_after_fit(trained):
+    d = fresh(trained)
+    assert d.window_size == 400
+    # river scores 0 until a whole window is learned; after fit, every model has swapped once
+    assert all(not m._first_window for m in d.models)
+    result = d.step(400 * TICK, normal_rows(1, start=400)[0][1])
+    assert 0 < result.score < result.threshold
+
+
+def test_normal_traffic_after_training_does_not_alert(trained):
+    d = fresh(trained)
+    results = [d.step(t, v) for t, v in normal_rows(300, start=400, seed=2)]
+    assert sum(r.decision for r in results) == 0
+    assert all(r.learned for r in results)
+
+
+def test_a_slow_ramp_is_followed_by_the_baseline_and_does_not_alert(trained):
+    d = fresh(trained)
+    rows = normal_rows(800, start=400, seed=4)
+    ramp = [(t, {"value": v["value"] * (1 + 0.5 * min(i, 600) / 600)}) for i, (t, v) in enumerate(rows)]  # +50 % in 2.5 h
+    results = [d.step(t, v) for t, v in ramp]
+    assert sum(r.decision for r in results) == 0
+    assert abs(d.baselines["value"].level - d.transforms["value"].apply(ramp[-1][1]["value"])) < 0.1
+
+
+def test_for_a_rise_only_feature_the_end_of_a_burst_is_not_a_new_anomaly():
+    rows = normal_rows(400, features=("errors_per_second",))
+    after = normal_rows(200, start=400, seed=8, features=("errors_per_second",))
+    for two_sided in (False, True):
+        cfg = small_config(features=("errors_per_second",), rise_only_features=() if two_sided else ("errors_per_second",))
+        d = Detector.fit(cfg, rows)
+        # the baseline has drifted up (say, by a mild burst partly learned), then errors return to normal
+        d.baselines["errors_per_second"].level += 20 * d.noise["errors_per_second"]
+        alerts = sum(d.step(t, v).decision for t, v in after[:20])
+        assert (alerts > 0) == two_sided
+
+
+def test_decision_follows_the_score_above_the_threshold_for_hold_ticks(trained):
+    cfg, rows = trained
+    for hold in (1, 2, 3):
+        d = Detector.fit(small_config(hold_ticks=hold), rows)
+        results = [d.step((400 + i) * TICK, {"value": 200.0}) for i in range(hold + 1)]
+        assert all(r.above for r in results)
+        assert [r.decision for r in results] == [0] * (hold - 1) + [1, 1]
+
+
+def test_anomalous_ticks_are_not_learned_and_do_not_move_the_baseline(trained):
+    d = fresh(trained)
+    learned, level = d.ticks_learned, d.baselines["value"].level
+    results = [d.step((400 + i) * TICK, {"value": 200.0}) for i in range(50)]
+    assert all(r.skipped == "anomalous" and not r.learned for r in results)
+    assert d.ticks_learned == learned
+    # the baseline only coasts along its (here tiny) trend
+    assert abs(d.baselines["value"].level - level) < 0.5 * d.noise["value"]
+    # a long attack is still an attack: with relearning off it never becomes normal
+    assert results[-1].decision == 1
+
+
+def test_gaps_are_scored_but_not_learned(trained):
+    d = fresh(trained)
+    learned = d.ticks_learned
+    for i, missing in enumerate((None, math.nan)):
+        r = d.step((400 + i) * TICK, {"value": missing})
+        assert r.skipped == "gap" and not r.learned and r.decision == 0
+    r = d.step(402 * TICK, {})  # a feature absent from the tick is a gap too
+    assert r.skipped == "gap"
+    assert d.ticks_learned == learned
+
+
+def test_normal_ticks_are_learned(trained):
+    d = fresh(trained)
+    learned = d.ticks_learned
+    r = d.step(400 * TICK, {"value": value_on_baseline(d)})
+    assert r.learned and r.skipped is None
+    assert d.ticks_learned == learned + 1
+
+
+def test_a_lasting_shift_alerts_at_first_then_is_relearned_within_the_bound(trained):
+    _, rows = trained
+    bound = 40
+    d = Detector.fit(small_config(relearn_after_ticks=bound), rows)
+    shifted = [(t, {"value": v["value"] * 1.3}) for t, v in normal_rows(400, start=400, seed=3)]
+    results = [d.step(t, v) for t, v in shifted]
+    decisions = [r.decision for r in results]
+    assert decisions[5] == 1, "a 30 % step alerts at first"
+    rebaselined = [i for i, r in enumerate(results) if r.rebaselined]
+    assert rebaselined and rebaselined[0] <= 2 * bound
+    last_alert = max(i for i, dec in enumerate(decisions) if dec)
+    assert last_alert <= 2 * bound
+    assert sum(decisions[2 * bound :]) == 0
+    assert sum(r.learned for r in results[-100:]) >= 90
+
+
+def test_without_relearning_a_lasting_shift_keeps_alerting(trained):
+    d = fresh(trained)  # relearn_after_ticks=0
+    shifted = [(t, {"value": v["value"] * 1.3}) for t, v in normal_rows(200, start=400, seed=3)]
+    decisions = [d.step(t, v).decision for t, v in shifted]
+    assert sum(decisions[-50:]) >= 45
+
+
+def test_attribution_points_at_the_feature_that_moved():
+    cfg = small_config(features=("a", "b", "c"))
+    d = Detector.fit(cfg, normal_rows(400, features=("a", "b", "c")))
+    values = dict(normal_rows(1, start=400, features=("a", "b", "c"))[0][1])
+    values["b"] *= 5
+    r = d.step(400 * TICK, values, explain=True)
+    assert set(r.attribution) == {"a", "b", "c"}
+    assert max(r.attribution, key=r.attribution.get) == "b"
+    assert r.attribution["b"] > 0 and r.attribution["a"] == r.attribution["c"] == 0
+
+
+def test_attribution_is_computed_by_default_only_above_the_threshold(trained):
+    d = fresh(trained)
+    assert d.step(400 * TICK, normal_rows(1, start=400)[0][1]).attribution is None
+    assert d.step(401 * TICK, {"value": 500.0}).attribution is not None
+    assert d.step(402 * TICK, {"value": 500.0}, explain=False).attribution is None
+
+
+def test_a_joint_model_works_too():
+    cfg = small_config(features=("a", "b"), model_layout="joint")
+    d = Detector.fit(cfg, normal_rows(400, features=("a", "b")))
+    assert len(d.models) == 1
+    assert d.step(400 * TICK, {"a": 500.0, "b": 40.0}).above
+
+
+def test_any_single_numeric_column_works_including_negative_values():
+    rows = [(t, {"temperature": v["value"] - 20}) for t, v in normal_rows(400)]
+    d = Detector.fit(small_config(features=("temperature",)), rows)
+    assert d.transforms["temperature"].kind == "linear"
+    assert not d.step(400 * TICK, {"temperature": 0.0}).above
+    assert d.step(401 * TICK, {"temperature": 40.0}).above
+
+
+def test_time_must_move_forward(trained):
+    d = fresh(trained)
+    d.step(400 * TICK, {"value": 20.0})
+    with pytest.raises(ValueError, match="not after"):
+        d.step(400 * TICK, {"value": 20.0})
+
+
+def test_same_seed_same_scores(trained):
+    a, b = fresh(trained), fresh(trained)
+    rows = normal_rows(20, start=400, seed=9)
+    assert [a.step(t, v).score for t, v in rows] == [b.step(t, v).score for t, v in rows]

@@ -1,0 +1,100 @@
+import json
+import os
+
+import pytest
+
+from addon.scorer import Detector, StateError
+from addon.scorer import state as state_module
+from tests.scorer_data import TICK, normal_rows, small_config
+
+
+@pytest.fixture(scope="module")
+def detector():
+    d = Detector.fit(small_config(), normal_rows(300))
+    for t, v in normal_rows(20, start=300, seed=5):
+        d.step(t, v)
+    return d
+
+
+def test_round_trip_continues_exactly_where_it_stopped(detector, tmp_path):
+    path = tmp_path / "state"
+    detector.save(path)
+    restored = Detector.load(path)
+    later = normal_rows(30, start=320, seed=6) + [(350 * TICK, {"value": 300.0}), (351 * TICK, {"value": 300.0})]
+    a = [detector.step(t, v) for t, v in later]
+    b = [restored.step(t, v) for t, v in later]
+    assert [(r.score, r.decision, r.learned) for r in a] == [(r.score, r.decision, r.learned) for r in b]
+    assert a[-1].decision == 1
+
+
+def test_save_replaces_atomically_and_leaves_no_temporary_file(detector, tmp_path):
+    path = tmp_path / "state"
+    path.write_text("old")
+    detector.save(path)
+    assert os.listdir(tmp_path) == ["state"]
+    assert Detector.load(path).threshold == detector.threshold
+
+
+def test_a_failed_save_keeps_the_old_file(detector, tmp_path, monkeypatch):
+    path = tmp_path / "state"
+    detector.save(path)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state_module.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        detector.save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["state"]
+
+
+def test_the_header_names_schema_versions_and_features(detector, tmp_path):
+    path = tmp_path / "state"
+    detector.save(path)
+    header = json.loads(path.read_bytes().split(b"\n", 1)[0])
+    assert header["format"] == "vigilante-scorer-state"
+    assert header["schema_version"] == state_module.SCHEMA_VERSION
+    assert header["features"] == ["value"]
+    assert {"vigilante", "river", "sha256"} <= set(header)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda b: b[: len(b) // 2], "corrupt"),
+        (lambda b: b + b"x", "corrupt"),
+        (lambda b: b"", "not a vigilante scorer state"),
+        (lambda b: b"hello\n" + b, "not a vigilante scorer state"),
+        (lambda b: b.replace(b'"schema_version": 1', b'"schema_version": 99', 1), "schema version 99"),
+    ],
+    ids=["truncated", "appended", "empty", "foreign", "future-schema"],
+)
+def test_a_damaged_or_incompatible_file_is_a_state_error(detector, tmp_path, damage, message):
+    path = tmp_path / "state"
+    detector.save(path)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(StateError, match=message) as info:
+        Detector.load(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_missing_file_is_a_state_error(tmp_path):
+    with pytest.raises(StateError, match="cannot read"):
+        Detector.load(tmp_path / "nothing")
+
+
+def test_a_configuration_with_other_features_is_refused(detector, tmp_path):
+    path = tmp_path / "state"
+    detector.save(path)
+    with pytest.raises(StateError, match="trained on features"):
+        Detector.load(path, small_config(features=("other",)))
+
+
+def test_the_live_configuration_sets_the_decision_knobs(detector, tmp_path):
+    path = tmp_path / "state"
+    detector.save(path)
+    restored = Detector.load(path, small_config(hold_ticks=4, relearn_after_ticks=10))
+    assert restored.hold.hold_ticks == 4 and restored.config.relearn_after_ticks == 10
