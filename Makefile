@@ -37,7 +37,7 @@ stack: setup  ## the local stack until Ctrl-C
 	@echo "make stack: not written yet (issue 8)"; exit 1
 
 generate: setup  ## regenerate every generated file (rules, dashboards, Grafana files, manifests)
-	@echo "make generate: not written yet (issue 4)"; exit 1
+	$(BIN)/vigilante generate
 
 bench: setup  ## every benchmark; each prints a table and one JSON line
 	@echo "make bench: no benchmark yet"; exit 1

@@ -43,6 +43,18 @@ def _config_cmd_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--describe", action="store_true", help="print every key with its default and documentation")
 
 
+def _generate_args(parser: argparse.ArgumentParser) -> None:
+    from addon import generate
+
+    generate.add_arguments(parser)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from addon import generate
+
+    return generate.run(args)
+
+
 def _train_args(parser: argparse.ArgumentParser) -> None:
     from addon import backtest
 
@@ -69,6 +81,7 @@ def _run_backtest(args: argparse.Namespace) -> int:
 
 COMMANDS: list[Command] = [
     ("config", "validate and print the effective configuration", _config_cmd_args, _run_config),
+    ("generate", "render every generated file (rule files, Alertmanager example, ...)", _generate_args, _run_generate),
     ("train", "fit the scorer's model on recorded normal traffic (CSV) and save it", _train_args, _run_train),
     ("backtest", "replay recorded series (CSV) through the scorer: timestamp,score,alert per tick", _backtest_args, _run_backtest),
 ]

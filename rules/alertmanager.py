@@ -1,0 +1,92 @@
+"""The example Alertmanager configuration, generated from the configuration and the alert definitions.
+
+- routes grouped by service: one child route per ``service``, grouping by service and alert
+  name; critical alerts go to the paging receiver, warnings and info to the ticket receiver;
+- inhibition: while the app is down or absent, its latency, burn-rate, anomaly and
+  per-target alerts are silenced (they are consequences, not causes);
+- receivers: webhooks (``alerting.webhook_url``), the transport any on-call tool accepts.
+
+Checked with ``amtool check-config`` and ``amtool config routes test`` in the tests.
+
+    >>> from addon.config import load_config
+    >>> cfg = alertmanager_config(load_config(env={}))
+    >>> [r["name"] for r in cfg["receivers"]]
+    ['default', 'tickets-page', 'tickets-ticket']
+"""
+
+from __future__ import annotations
+
+from addon.config import Config
+
+APP_DOWN_ALERTS = ("VigilanteAppDown", "VigilanteAppAbsent")
+"""Alerts meaning the app itself is gone."""
+
+SILENCED_WHEN_APP_DOWN = (
+    "VigilanteAppTargetDown",
+    "VigilanteErrorBudgetBurnFast",
+    "VigilanteErrorBudgetBurnSlow",
+    "VigilanteHighLatencyP95",
+    "VigilanteAnomalyDetected",
+)
+"""Alerts that are consequences of the app being down."""
+
+
+def receiver_names(config: Config) -> dict[str, str]:
+    """Receiver per purpose: ``page`` (critical), ``ticket`` (warning, info), ``default``."""
+    service = config.app.service
+    return {"default": "default", "page": f"{service}-page", "ticket": f"{service}-ticket"}
+
+
+def alertmanager_config(config: Config) -> dict:
+    """The Alertmanager configuration as plain data."""
+    service = config.app.service
+    names = receiver_names(config)
+
+    def webhook(name: str) -> dict:
+        return {"name": name, "webhook_configs": [{"url": config.alerting.webhook_url, "send_resolved": True}]}
+
+    return {
+        "route": {
+            "receiver": names["default"],
+            "group_by": ["service", "alertname"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": [
+                {
+                    "matchers": [f'service="{service}"'],
+                    "receiver": names["ticket"],
+                    "group_by": ["service", "alertname"],
+                    "routes": [
+                        {
+                            "matchers": ['severity="critical"'],
+                            "receiver": names["page"],
+                            "group_wait": "10s",
+                            "repeat_interval": "1h",
+                        },
+                        {"matchers": ['severity=~"warning|info"'], "receiver": names["ticket"]},
+                    ],
+                }
+            ],
+        },
+        "inhibit_rules": [
+            {
+                "source_matchers": [f'alertname=~"{"|".join(APP_DOWN_ALERTS)}"'],
+                "target_matchers": [f'alertname=~"{"|".join(SILENCED_WHEN_APP_DOWN)}"'],
+                "equal": ["service", "namespace"],
+            },
+            {
+                # A paging burn-rate alert makes the ticket for the same budget redundant.
+                "source_matchers": ['alertname="VigilanteErrorBudgetBurnFast"'],
+                "target_matchers": ['alertname="VigilanteErrorBudgetBurnSlow"'],
+                "equal": ["service", "namespace", "job"],
+            },
+        ],
+        "receivers": [webhook(names["default"]), webhook(names["page"]), webhook(names["ticket"])],
+    }
+
+
+def alertmanager_yaml(config: Config) -> str:
+    from rules.render import dump_yaml
+
+    return dump_yaml(alertmanager_config(config))
