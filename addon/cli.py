@@ -79,10 +79,36 @@ def _run_backtest(args: argparse.Namespace) -> int:
     return backtest.run_backtest(args)
 
 
+def _serve_args(parser: argparse.ArgumentParser) -> None:
+    from addon.service import commands
+
+    commands.serve_arguments(parser)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from addon.service import commands
+
+    return commands.run_serve(args)
+
+
+def _collect_args(parser: argparse.ArgumentParser) -> None:
+    from addon.service import commands
+
+    commands.collect_arguments(parser)
+
+
+def _run_collect(args: argparse.Namespace) -> int:
+    from addon.service import commands
+
+    return commands.run_collect(args)
+
+
 COMMANDS: list[Command] = [
     ("config", "validate and print the effective configuration", _config_cmd_args, _run_config),
     ("generate", "render every generated file (rule files, Alertmanager example, ...)", _generate_args, _run_generate),
     ("train", "fit the scorer's model on recorded normal traffic (CSV) and save it", _train_args, _run_train),
+    ("serve", "run the live scorer: read features from Prometheus, score, export the decision", _serve_args, _run_serve),
+    ("collect", "record the live features into a training CSV (one row per tick)", _collect_args, _run_collect),
     ("backtest", "replay recorded series (CSV) through the scorer: timestamp,score,alert per tick", _backtest_args, _run_backtest),
 ]
 

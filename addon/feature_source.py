@@ -1,6 +1,9 @@
 """Read the scorer's features from Prometheus: one tick live, or a time range for bootstrapping.
 
-Each feature is one PromQL query expected to return at most one series. A query that
+Each feature is one PromQL query expected to return at most one series (an instant
+vector). All of them go to Prometheus as one query per tick, each tagged with a
+``vigilante_feature`` label, so a tick costs one HTTP round trip however many features
+there are. A query that
 returns nothing, NaN or ±Inf gives ``None`` for that feature: a *gap*, which the model
 scores around and never learns from. A query that returns several series is a
 configuration mistake (the selector matches more than one app) and is reported as such.
@@ -9,12 +12,16 @@ configuration mistake (the selector matches more than one app) and is reported a
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 from addon.prometheus_api import PrometheusAPI, PrometheusQueryError
 
 Values = dict[str, "float | None"]
+
+FEATURE_LABEL = "vigilante_feature"
+"""Label that tells the features apart in the one query a tick sends."""
 
 
 class AmbiguousFeatureError(PrometheusQueryError):
@@ -41,12 +48,28 @@ def _number(raw: str) -> float | None:
 class FeatureSource:
     """The configured feature queries, evaluated against one Prometheus.
 
-    ``queries`` maps feature name to PromQL, in the order the model expects.
+    ``queries`` maps feature name to PromQL, in the order the model expects;
+    ``observe(seconds, ok)`` is called after each query (the service's own metrics).
     """
 
-    def __init__(self, api: PrometheusAPI, queries: Mapping[str, str]):
+    def __init__(self, api: PrometheusAPI, queries: Mapping[str, str],
+                 observe: Callable[[float, bool], None] | None = None):
         self.api = api
         self.queries = dict(queries)
+        self.observe = observe
+        self.combined = " or ".join(
+            f'label_replace({expr}, "{FEATURE_LABEL}", "{name}", "", "")' for name, expr in self.queries.items())
+
+    def _timed(self, method: Callable[..., Any], *args: Any) -> Any:
+        started = time.perf_counter()
+        ok = False
+        try:
+            result = method(*args)
+            ok = True
+            return result
+        finally:
+            if self.observe:
+                self.observe(time.perf_counter() - started, ok)
 
     def at(self, timestamp: float) -> FeatureRow:
         """Evaluate every query at ``timestamp``.
@@ -54,23 +77,26 @@ class FeatureSource:
         Raises :class:`~addon.prometheus_api.PrometheusUnavailable` when Prometheus cannot
         be reached: the caller decides whether that tick is skipped.
         """
-        values: Values = {}
-        for name, expr in self.queries.items():
-            result = self.api.query(expr, timestamp)
-            self._check_single(name, expr, result)
-            values[name] = _number(result[0]["value"][1]) if result else None
-        return FeatureRow(timestamp, values)
+        by_feature = self._split(self._timed(self.api.query, self.combined, timestamp))
+        return FeatureRow(timestamp, {name: _number(series[0]["value"][1]) if series else None
+                                      for name, series in by_feature.items()})
 
     def between(self, start: float, end: float, step: float) -> list[FeatureRow]:
         """Every tick from ``start`` to ``end`` (inclusive) at ``step`` seconds, gaps as ``None``."""
         count = int((end - start) // step) + 1
         stamps = [start + i * step for i in range(count)]
-        columns: dict[str, dict[float, float | None]] = {}
-        for name, expr in self.queries.items():
-            result = self.api.query_range(expr, start, stamps[-1], step)
-            self._check_single(name, expr, result)
-            columns[name] = {float(t): _number(v) for t, v in result[0]["values"]} if result else {}
+        by_feature = self._split(self._timed(self.api.query_range, self.combined, start, stamps[-1], step))
+        columns = {name: {float(t): _number(v) for t, v in series[0]["values"]} if series else {}
+                   for name, series in by_feature.items()}
         return [FeatureRow(t, {name: columns[name].get(t) for name in self.queries}) for t in stamps]
+
+    def _split(self, result: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        by_feature: dict[str, list[dict[str, Any]]] = {name: [] for name in self.queries}
+        for series in result:
+            by_feature[series["metric"].get(FEATURE_LABEL, "")].append(series)
+        for name, series in by_feature.items():
+            self._check_single(name, self.queries[name], series)
+        return by_feature
 
     @staticmethod
     def _check_single(name: str, expr: str, result: list) -> None:

@@ -14,6 +14,7 @@ Errors are split by what the caller can do about them: :class:`PrometheusUnavail
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,20 @@ class PrometheusAPI:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self._session = session or requests.Session()
+        self._session = session or self._session_for(self.url)
+
+    @staticmethod
+    def _session_for(url: str) -> requests.Session:
+        """A session that reads proxy and CA settings from the environment once, not per request.
+
+        With ``trust_env`` on, requests re-reads every proxy variable on each call, which
+        cost more CPU than the scorer's model per tick.
+        """
+        session = requests.Session()
+        session.proxies.update(requests.utils.get_environ_proxies(url))
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.trust_env = False
+        return session
 
     def query(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
         """Instant query; returns the ``result`` list (vector) or a one-item list (scalar)."""
@@ -105,7 +119,8 @@ class PrometheusAPI:
 
     def _get_once(self, path: str, params: dict[str, Any]) -> Any:
         try:
-            response = self._session.get(f"{self.url}{path}", params=params, timeout=self.timeout)
+            # POST: long queries go in the body (no URL length limit, no per-character URL encoding).
+            response = self._session.post(f"{self.url}{path}", data=params, timeout=self.timeout)
         except requests.RequestException as exc:
             raise PrometheusUnavailable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:

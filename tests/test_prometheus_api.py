@@ -64,9 +64,9 @@ def test_an_unreachable_server_is_unavailable_after_the_retries():
     attempts = []
 
     class CountingSession(requests.Session):
-        def get(self, url, *args, **kwargs):
+        def post(self, url, *args, **kwargs):
             attempts.append(url)
-            return super().get(url, *args, **kwargs)
+            return super().post(url, *args, **kwargs)
 
     # Nothing listens on a free port: the connection is really refused.
     api = PrometheusAPI(f"http://127.0.0.1:{free_port()}", retries=2, backoff=0, session=CountingSession())

@@ -1,0 +1,7 @@
+"""The live scorer: a thin loop around :class:`addon.scorer.Detector`, fed from Prometheus.
+
+``vigilante serve`` ticks on schedule, reads the features (:mod:`addon.feature_source`),
+steps the detector exactly as ``vigilante backtest`` does, exports what it decided
+(:mod:`.metrics`), and saves the model state now and then. ``vigilante collect`` records
+training rows.
+"""

@@ -1,0 +1,193 @@
+"""``vigilante serve`` and ``vigilante collect``: the scorer service and its training recorder."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from addon.cli import UserError, _config_args
+from addon.config import Config, load_config
+from addon.feature_source import FeatureSource
+from addon.prometheus_api import PrometheusAPI, PrometheusError
+
+log = logging.getLogger("vigilante")
+
+
+def feature_queries(config: Config) -> dict[str, str]:
+    """PromQL for each configured feature: ``service.queries``, else the recording-rule default."""
+    from rules.recording import feature_queries as defaults
+
+    known = {**defaults(config), **config.service.queries}
+    missing = [f for f in config.scorer.features if f not in known]
+    if missing:
+        raise UserError(f"no query for feature(s) {', '.join(missing)}: add them under service.queries "
+                        f"(features with a default query: {', '.join(sorted(defaults(config)))})")
+    return {f: known[f] for f in config.scorer.features}
+
+
+def _source(config: Config, observe=None) -> FeatureSource:
+    api = PrometheusAPI(config.prometheus.url, timeout=config.prometheus.query_timeout_seconds)
+    return FeatureSource(api, feature_queries(config), observe)
+
+
+# --- serve ---------------------------------------------------------------------------
+
+
+def serve_arguments(parser: argparse.ArgumentParser) -> None:
+    _config_args(parser)
+    parser.add_argument("--port", type=int, help="override scorer.listen_port")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from addon.service.http import HttpServer, endpoints
+    from addon.service.loop import ScorerService
+    from addon.service.metrics import ScorerMetrics
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config(args.config)
+    registry = CollectorRegistry()
+    metrics = ScorerMetrics(registry, config.scorer.features)
+    source = _source(config, metrics.observe_query)
+    service = ScorerService(config, source, metrics)
+    tick = config.scorer.tick_seconds
+
+    def alive() -> bool:
+        # Ticking: the last tick began within three intervals (or we are still starting).
+        return time.time() - (service.last_attempt or started) < 3 * tick + 30
+
+    def ready() -> tuple[bool, str]:
+        if not service.warm:
+            return False, "model not warm yet (see the log for why)"
+        if not service.prometheus_ok and service.last_attempt:
+            return False, f"last tick could not read Prometheus at {config.prometheus.url}"
+        return True, f"warm from {service.warm_source}"
+
+    started = time.time()
+    port = args.port if args.port is not None else config.scorer.listen_port
+    try:
+        server = HttpServer(endpoints(registry, alive, ready), config.service.listen_address, port).start()
+    except OSError as exc:
+        raise UserError(f"cannot listen on {config.service.listen_address}:{port}: {exc.strerror}") from None
+    log.info("serving /metrics, /healthz, /readyz on %s:%d; querying %s every %gs", config.service.listen_address,
+             server.port, config.prometheus.url, tick)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    service.start()
+    try:
+        service.run(stop)
+    finally:
+        server.stop()
+    log.info("stopped; state saved to %s", config.scorer.state_path)
+    return 0
+
+
+# --- collect -------------------------------------------------------------------------
+
+
+def collect_arguments(parser: argparse.ArgumentParser) -> None:
+    _config_args(parser)
+    parser.add_argument("--out", required=True, metavar="OUT.csv", help="training CSV to write (backtest format)")
+    how = parser.add_mutually_exclusive_group(required=True)
+    how.add_argument("--duration", metavar="DURATION", help="sample live, one row per tick, for this long (e.g. 1h, 30m)")
+    how.add_argument("--history", metavar="DURATION", help="read this much past history at once from Prometheus")
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    source = _source(config)
+    step = config.scorer.tick_seconds
+    out = Path(args.out)
+    if args.history:
+        end = math.floor(time.time() / step) * step
+        try:
+            rows = source.between(end - parse_duration(args.history), end, step)
+        except PrometheusError as exc:
+            raise UserError(f"cannot read history from {config.prometheus.url}: {exc}") from None
+        with out.open("w", newline="") as fh:
+            writer = _writer(fh, source)
+            for row in rows:
+                writer.writerow(_csv_row(row))
+        complete = sum(r.complete for r in rows)
+        print(f"wrote {len(rows)} rows ({complete} complete) to {out}")
+        return 0
+    return _collect_live(config, source, out, parse_duration(args.duration))
+
+
+def _collect_live(config: Config, source: FeatureSource, out: Path, duration: float) -> int:
+    step = config.scorer.tick_seconds
+    total = max(1, round(duration / step))
+    next_tick = math.floor(time.time() / step) * step + step
+    written = gaps = 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Each row is flushed as it is written: an interrupted collection keeps what it read.
+    with out.open("w", newline="") as fh:
+        writer = _writer(fh, source)
+        try:
+            while written < total and not stop.wait(max(0.0, next_tick - time.time())):
+                try:
+                    row = source.at(next_tick)
+                except PrometheusError as exc:
+                    print(f"\ntick {next_tick:.0f}: {exc}", file=sys.stderr)
+                    row = None
+                if row is not None:
+                    writer.writerow(_csv_row(row))
+                    fh.flush()
+                    written += 1
+                    gaps += not row.complete
+                _progress(written, total, gaps, step)
+                next_tick += step
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+    print(f"\nwrote {written} rows ({gaps} with gaps) to {out}", file=sys.stderr)
+    return 0 if written else 1
+
+
+def _writer(fh, source: FeatureSource):
+    writer = csv.writer(fh)
+    writer.writerow(["timestamp", *source.queries])
+    return writer
+
+
+def _csv_row(row) -> list[str]:
+    stamp = f"{row.timestamp:.3f}".rstrip("0").rstrip(".")  # whole seconds at shipped ticks
+    return [stamp, *("" if v is None else repr(v) for v in row.values.values())]
+
+
+def _progress(done: int, total: int, gaps: int, step: float) -> None:
+    width = 30
+    filled = int(width * done / total)
+    left = (total - done) * step
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows, {gaps} with gaps, "
+          f"{left / 60:.1f} min left", end="", file=sys.stderr, flush=True)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90s``, ``30m``, ``2h``, ``1d`` (or a plain number of seconds).
+
+    >>> parse_duration("2h"), parse_duration("90s"), parse_duration("45")
+    (7200.0, 90.0, 45.0)
+    """
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip()
+    try:
+        if text[-1:] in units:
+            value = float(text[:-1]) * units[text[-1]]
+        else:
+            value = float(text)
+    except ValueError:
+        raise UserError(f"{text!r} is not a duration (e.g. 90s, 30m, 2h)") from None
+    if value <= 0:
+        raise UserError(f"duration {text!r} must be positive")
+    return value

@@ -1,0 +1,142 @@
+"""The scorer's tick loop: on schedule, without drift, unbroken by Prometheus outages."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Callable
+
+from addon import __version__
+from addon.config import Config
+from addon.feature_source import FeatureSource
+from addon.prometheus_api import PrometheusQueryError, PrometheusUnavailable
+from addon.scorer import Detector
+from addon.service.metrics import ScorerMetrics
+from addon.service.warm_start import NotWarmError, WarmStart, warm_start
+
+log = logging.getLogger(__name__)
+
+
+class ScorerService:
+    """Score one tick at a time; :meth:`run` ticks at every multiple of ``scorer.tick_seconds``.
+
+    Until a model is warm, each tick retries the warm start (so a young install starts
+    scoring as soon as Prometheus holds enough history). A tick that cannot read
+    Prometheus is counted and skipped: nothing is learned from it, and the next tick
+    tries again.
+    """
+
+    def __init__(self, config: Config, features: FeatureSource, metrics: ScorerMetrics,
+                 clock: Callable[[], float] = time.time):
+        self.config = config
+        self.features = features
+        self.metrics = metrics
+        self.clock = clock
+        self.detector: Detector | None = None
+        self.warm_source = ""
+        self.last_attempt = 0.0
+        self.prometheus_ok = False
+        self._ticks_since_save = 0
+
+    @property
+    def warm(self) -> bool:
+        return self.detector is not None
+
+    def start(self) -> None:
+        """Try to warm up now (before the first tick)."""
+        self._try_warm_start(self.clock())
+
+    def tick(self, timestamp: float) -> str:
+        """Run the tick scheduled at ``timestamp``; returns its outcome (a ``result`` label)."""
+        self.last_attempt = self.clock()
+        with self.metrics.tick_duration.time():
+            outcome = self._tick(timestamp)
+        self.metrics.tick_results[outcome].inc()
+        return outcome
+
+    def _tick(self, timestamp: float) -> str:
+        if self.detector is None and not self._try_warm_start(timestamp):
+            return "not_warm"
+        try:
+            row = self.features.at(timestamp)
+        except PrometheusUnavailable as exc:
+            self.prometheus_ok = False
+            log.warning("tick %s skipped: Prometheus unavailable: %s", _iso(timestamp), exc)
+            return "prometheus_unavailable"
+        except PrometheusQueryError as exc:
+            self.prometheus_ok = True
+            log.error("tick %s skipped: %s", _iso(timestamp), exc)
+            return "query_error"
+        self.prometheus_ok = True
+        result = self.detector.step(timestamp, row.values, explain=True)
+        self.metrics.export_step(result, row.values)
+        if result.rebaselined:
+            log.info("tick %s: lasting shift accepted as the new normal; baselines re-set", _iso(timestamp))
+        self._ticks_since_save += 1
+        if self._ticks_since_save >= self.config.service.save_every_ticks:
+            self.save()
+        return "gap" if result.skipped == "gap" else "scored"
+
+    def _try_warm_start(self, now: float) -> bool:
+        try:
+            warm = warm_start(self.config, self.features, now)
+        except NotWarmError as exc:
+            log.warning("not warm yet: %s", exc)
+            self.metrics.warm.set(0)
+            return False
+        self._adopt(warm)
+        return True
+
+    def _adopt(self, warm: WarmStart) -> None:
+        self.detector = warm.detector
+        self.warm_source = warm.source
+        for note in warm.notes:
+            log.info("warm start: %s", note)
+        log.info("warm from %s: threshold %.4f, %d rows learned", warm.source, warm.detector.threshold,
+                 warm.detector.ticks_learned)
+        self.metrics.warm.set(1)
+        self.metrics.threshold.set(warm.detector.threshold)
+        self.metrics.info.info({"version": __version__, "config_digest": self.config.digest(),
+                                "warm_start": warm.source})
+        if warm.source != "state":
+            self.save()
+
+    def save(self) -> None:
+        """Save the model state; a failure is counted and logged, never fatal."""
+        if self.detector is None:
+            return
+        try:
+            self.detector.save(self.config.scorer.state_path)
+            self._ticks_since_save = 0
+        except OSError as exc:
+            self.metrics.save_failures.inc()
+            log.error("could not save the model state to %s: %s", self.config.scorer.state_path, exc)
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick at every multiple of the tick interval until ``stop`` is set, then save.
+
+        Ticks are scheduled on the wall clock (not "sleep one interval after the last
+        tick"), so slow ticks do not push later ones; ticks missed while the process was
+        stalled are skipped, not run in a burst.
+        """
+        step = self.config.scorer.tick_seconds
+        next_tick = math.floor(self.clock() / step) * step + step
+        while not stop.wait(max(0.0, next_tick - self.clock())):
+            try:
+                self.tick(next_tick)
+            except Exception:  # noqa: BLE001 - one bad tick must not stop the scorer
+                log.exception("tick %s failed", _iso(next_tick))
+                self.metrics.tick_results["error"].inc()
+            now = self.clock()
+            next_tick += step
+            if next_tick <= now:
+                missed = int((now - next_tick) // step) + 1
+                log.warning("%d tick(s) missed (the process was stalled); resuming on schedule", missed)
+                next_tick += missed * step
+        self.save()
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

@@ -1,0 +1,89 @@
+"""Get a trained detector at start-up: saved state, else Prometheus history, else a CSV.
+
+Each way is tried in that order, and the reason a way was passed over is kept, so the log
+and the error say exactly why the scorer is (not yet) warm.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from addon.config import Config
+from addon.feature_source import FeatureSource
+from addon.prometheus_api import PrometheusError
+from addon.scorer import Detector, ScorerError, StateError, TrainingError
+
+log = logging.getLogger(__name__)
+
+
+class NotWarmError(RuntimeError):
+    """No way to obtain a trained model worked; the message lists why each failed."""
+
+
+@dataclass
+class WarmStart:
+    """A trained detector and how it was obtained (``state``, ``prometheus`` or ``csv``)."""
+
+    detector: Detector
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def warm_start(config: Config, features: FeatureSource, now: float) -> WarmStart:
+    """The first way that yields a trained model; :class:`NotWarmError` if none does."""
+    notes: list[str] = []
+    state = Path(config.scorer.state_path)
+    if state.exists():
+        try:
+            detector = Detector.load(state, config.scorer)
+            detector.replace_config(config.scorer)
+            return WarmStart(detector, "state", notes)
+        except StateError as exc:
+            notes.append(f"state {state} not used: {exc}")
+            log.warning("state file %s not used (%s); bootstrapping from Prometheus history", state, exc)
+    else:
+        notes.append(f"no state file at {state}")
+
+    try:
+        return WarmStart(bootstrap_from_prometheus(config, features, now), "prometheus", notes)
+    except (TrainingError, PrometheusError) as exc:
+        notes.append(f"Prometheus history not used: {exc}")
+
+    if config.service.training_csv:
+        try:
+            return WarmStart(train_from_csv(config, Path(config.service.training_csv)), "csv", notes)
+        except (ScorerError, OSError) as exc:
+            notes.append(f"training CSV {config.service.training_csv} not used: {exc}")
+    else:
+        notes.append("no training CSV configured (service.training_csv)")
+    raise NotWarmError("; ".join(notes))
+
+
+def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: float) -> Detector:
+    """Train on the last ``service.bootstrap_hours`` of the features in Prometheus.
+
+    Raises :class:`TrainingError` when Prometheus holds too little of that window (say,
+    retention shorter than the window, or an install younger than it), saying how much.
+    """
+    step = config.scorer.tick_seconds
+    start = now - config.service.bootstrap_hours * 3600
+    rows = features.between(start, now, step)
+    complete = [r for r in rows if r.complete]
+    try:
+        detector = Detector.fit(config.scorer, [(r.timestamp, r.values) for r in rows])
+    except TrainingError as exc:
+        held = (complete[-1].timestamp - complete[0].timestamp) / 3600 if complete else 0.0
+        raise TrainingError(
+            f"{exc} (Prometheus holds {len(complete)} complete ticks spanning {held:.2f} h of the "
+            f"{config.service.bootstrap_hours:g} h bootstrap window; check its retention, or wait)") from None
+    return detector
+
+
+def train_from_csv(config: Config, path: Path) -> Detector:
+    """Train on a CSV in the ``vigilante backtest`` input format (e.g. from ``vigilante collect``)."""
+    from addon.scorer.series import read_series
+
+    records = read_series(path, config.scorer.features)
+    return Detector.fit(config.scorer, [(ts, values) for ts, _, values in records])

@@ -1,0 +1,191 @@
+"""The live scorer against the real Prometheus: recorded features, warm start, restarts.
+
+History is backfilled: per-pod counters and histogram buckets (three pods; one restarts,
+one is removed by the autoscaler and the others take its share), then the shipped
+recording rules evaluated over it with promtool, so the service reads exactly the
+series it reads in production.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from addon.config import Config
+from addon.feature_source import FeatureSource
+from addon.prometheus_api import PrometheusAPI
+from addon.service.commands import feature_queries
+from addon.service.loop import ScorerService
+from addon.service.metrics import ScorerMetrics
+from scripts.harness import PrometheusServer, backfill_openmetrics, backfill_recording_rules
+from tests.fixtures.flask_history import P50, P95, Pod, exposition
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RECORDING_RULES = REPO_ROOT / "rules" / "generated" / "vigilante-recording.rules.yml"
+STEP = 15.0
+MINUTE = 60.0
+
+# Scenario (minutes from the start): pod-1 restarts at 30; pod-2 is removed at 85 and the
+# other two serve 1.5 times as much from then on, so the app's totals never change.
+OK_RATE, ERROR_RATE = 2.0, 0.1
+TOTAL_RPS, TOTAL_EPS = 3 * (OK_RATE + ERROR_RATE), 3 * ERROR_RATE
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("history")
+    end = (time.time() // STEP) * STEP - 2 * MINUTE
+    start = end - 100 * MINUTE
+    removed = start + 85 * MINUTE
+    pods = [Pod("ticket-app-0", OK_RATE, ERROR_RATE, start, boost_at=removed, boost=1.5),
+            Pod("ticket-app-1", OK_RATE, ERROR_RATE, start, restart_at=start + 30 * MINUTE, boost_at=removed,
+                boost=1.5),
+            Pod("ticket-app-2", OK_RATE, ERROR_RATE, start, end=removed)]
+    backfill_openmetrics(exposition(pods, start, end), workdir / "data", workdir)
+    server = PrometheusServer(workdir, data_dir=workdir / "data",
+                              extra_args=["--storage.tsdb.retention.time=30d"]).start()
+    backfill_recording_rules(server, RECORDING_RULES, start, end)
+    yield server, start, end
+    server.stop()
+
+
+def service_for(server, tmp_path, clock, **service_knobs) -> ScorerService:
+    config = (Config().replace("service", bootstrap_hours=0.75, **service_knobs)
+              .replace("scorer", state_path=str(tmp_path / "state.json")))
+    metrics = ScorerMetrics(CollectorRegistry(), config.scorer.features)
+    source = FeatureSource(PrometheusAPI(server.url), feature_queries(config), metrics.observe_query)
+    return ScorerService(config, source, metrics, clock=clock)
+
+
+def test_features_read_through_the_recording_rules_match_the_scenario(history):
+    server, start, end = history
+    source = FeatureSource(PrometheusAPI(server.url), feature_queries(Config()))
+
+    rows = source.between(start + 5 * MINUTE, end, STEP)
+
+    transitions = (start + 30 * MINUTE, start + 85 * MINUTE)
+    steady = [r for r in rows if not any(0 <= r.timestamp - t < 2 * MINUTE for t in transitions)]
+    assert len(steady) > 300
+    for row in steady:
+        v = row.values
+        assert v["requests_per_second"] == pytest.approx(TOTAL_RPS, rel=0.01), row
+        assert v["errors_per_second"] == pytest.approx(TOTAL_EPS, rel=0.01), row
+        assert v["error_ratio"] == pytest.approx(ERROR_RATE / (OK_RATE + ERROR_RATE), rel=0.01), row
+        assert v["latency_p50_seconds"] == pytest.approx(P50, rel=0.01), row
+        assert v["latency_p95_seconds"] == pytest.approx(P95, rel=0.01), row
+    # Around the restart, rate() sees the reset and at worst misses the requests of one
+    # scrape interval of one pod; nothing drops to zero or spikes.
+    around = [r.values["requests_per_second"] for r in rows if r not in steady]
+    assert around and all(0.8 * TOTAL_RPS <= v <= 1.05 * TOTAL_RPS for v in around), around
+
+
+def test_warm_start_bootstraps_from_prometheus_history(history, tmp_path):
+    server, start, end = history
+    service = service_for(server, tmp_path, clock=lambda: start + 75 * MINUTE)
+
+    service.start()
+
+    assert service.warm and service.warm_source == "prometheus"
+    assert service.detector.ticks_learned >= 150
+    registry = service.metrics.registry
+    assert registry.get_sample_value("vigilante_model_warm") == 1
+    assert registry.get_sample_value("vigilante_scorer_info", {"version": "0.1.0", "config_digest":
+                                      service.config.digest(), "warm_start": "prometheus"}) == 1
+    assert Path(service.config.scorer.state_path).exists()
+
+
+def test_a_bootstrap_window_longer_than_the_history_is_reported(history, tmp_path, caplog):
+    server, start, end = history
+    service = service_for(server, tmp_path, clock=lambda: start + 3 * MINUTE)
+
+    with caplog.at_level(logging.WARNING):
+        service.start()
+
+    assert not service.warm
+    assert "complete ticks spanning" in caplog.text and "check its retention" in caplog.text
+    assert service.tick(start + 4 * MINUTE) == "not_warm"
+
+
+def test_a_restarted_scorer_resumes_from_its_state_with_the_same_scores(history, tmp_path):
+    server, start, end = history
+    t0 = start + 75 * MINUTE
+    ticks = [t0 + STEP * (i + 1) for i in range(40)]  # through the scale-in at minute 85
+    first = service_for(server, tmp_path / "first", clock=lambda: t0, save_every_ticks=20)
+    (tmp_path / "first").mkdir()
+    first.start()
+    outcomes = [first.tick(t) for t in ticks[:20]]
+    # The first process is "killed" here: a second one finds the state it saved at tick 20.
+    (tmp_path / "second").mkdir()
+    (tmp_path / "second" / "state.json").write_bytes(Path(first.config.scorer.state_path).read_bytes())
+    uninterrupted = []
+    for t in ticks[20:]:
+        first.tick(t)
+        uninterrupted.append(first.metrics.registry.get_sample_value("vigilante_anomaly_score"))
+
+    second = service_for(server, tmp_path / "second", clock=lambda: ticks[19])
+    second.start()
+    resumed, decisions = [], []
+    for t in ticks[20:]:
+        second.tick(t)
+        resumed.append(second.metrics.registry.get_sample_value("vigilante_anomaly_score"))
+        decisions.append(second.metrics.registry.get_sample_value("vigilante_anomaly_decision"))
+
+    assert outcomes == ["scored"] * 20
+    assert second.warm_source == "state"
+    assert resumed == uninterrupted
+    assert set(decisions) == {0}  # steady traffic, scale-in included: no re-warm-up alert
+
+
+def test_a_corrupt_state_falls_back_to_bootstrap_with_a_clear_log_line(history, tmp_path, caplog):
+    server, start, end = history
+    service = service_for(server, tmp_path, clock=lambda: start + 75 * MINUTE)
+    Path(service.config.scorer.state_path).write_text('{"schema": 1, "trunc')
+
+    with caplog.at_level(logging.WARNING):
+        service.start()
+
+    assert service.warm_source == "prometheus"
+    assert f"state file {service.config.scorer.state_path} not used" in caplog.text
+
+
+def test_collect_history_writes_a_training_csv_the_backtest_reads(history, tmp_path, monkeypatch, capsys):
+    from addon.cli import main
+    from addon.scorer.series import read_series
+
+    server, start, end = history
+    monkeypatch.setenv("VIGILANTE_PROMETHEUS__URL", server.url)
+    out = tmp_path / "train.csv"
+
+    assert main(["collect", "--history", "30m", "--out", str(out)]) == 0
+
+    rows = read_series(out, Config().scorer.features)
+    assert len(rows) == 121  # 30 minutes at 15 s, both ends included
+    assert "wrote 121 rows" in capsys.readouterr().out
+
+
+def test_collect_live_samples_one_row_per_tick_with_progress(history, tmp_path, monkeypatch, capsys):
+    from addon.cli import main
+
+    server, start, end = history
+    monkeypatch.setenv("VIGILANTE_PROMETHEUS__URL", server.url)
+    monkeypatch.setenv("VIGILANTE_SCORER__TICK_SECONDS", "0.2")
+    out = tmp_path / "live.csv"
+
+    assert main(["collect", "--duration", "0.6", "--out", str(out)]) == 0
+
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("timestamp,requests_per_second,")
+    assert len(lines) == 1 + 3
+    err = capsys.readouterr().err
+    assert "3/3 rows" in err and "wrote 3 rows" in err
+
+
+def test_collect_says_which_duration_is_wrong(tmp_path, capsys):
+    from addon.cli import main
+
+    assert main(["collect", "--duration", "ten minutes", "--out", str(tmp_path / "x.csv")]) == 2
+    assert "'ten minutes' is not a duration" in capsys.readouterr().err
