@@ -67,6 +67,7 @@ def header(source: str, config: Config, comment: str = "#") -> str:
 
 def targets() -> list[Target]:
     """Every generated file, in a stable order (the registry: add new outputs here)."""
+    import dashboards_py
     from rules import alertmanager, render
 
     sources = [
@@ -74,7 +75,7 @@ def targets() -> list[Target]:
         Target("rules/generated/vigilante-alerts.rules.yml", "rules/alerts.py", render.alerting_rules_yaml),
         Target("rules/generated/vigilante-prometheusrule.yaml", "rules/render.py", render.prometheus_rule_yaml),
         Target("rules/generated/alertmanager.yml", "rules/alertmanager.py", alertmanager.alertmanager_yaml),
-    ]
+    ] + dashboards_py.generation_targets()
     return sources
 
 
