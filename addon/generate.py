@@ -68,6 +68,7 @@ def header(source: str, config: Config, comment: str = "#") -> str:
 def targets() -> list[Target]:
     """Every generated file, in a stable order (the registry: add new outputs here)."""
     import dashboards_py
+    from addon import manifests
     from rules import alertmanager, render
 
     sources = [
@@ -76,7 +77,7 @@ def targets() -> list[Target]:
         Target("rules/generated/vigilante-prometheusrule.yaml", "rules/render.py", render.prometheus_rule_yaml),
         Target("rules/generated/alertmanager.yml", "rules/alertmanager.py", alertmanager.alertmanager_yaml),
     ] + dashboards_py.generation_targets()
-    return sources
+    return sources + manifests.targets(sources)  # manifests/ mirrors some of the files above
 
 
 def render_all(config: Config, selected: list[Target] | None = None) -> dict[str, str]:
