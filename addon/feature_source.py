@@ -86,9 +86,11 @@ class FeatureSource:
         count = int((end - start) // step) + 1
         stamps = [start + i * step for i in range(count)]
         by_feature = self._split(self._timed(self.api.query_range, self.combined, start, stamps[-1], step))
-        columns = {name: {float(t): _number(v) for t, v in series[0]["values"]} if series else {}
-                   for name, series in by_feature.items()}
-        return [FeatureRow(t, {name: columns[name].get(t) for name in self.queries}) for t in stamps]
+        # Prometheus answers with millisecond timestamps: match each to its step by index,
+        # not by float equality with start + i * step.
+        columns = {name: {round((float(t) - start) / step): _number(v) for t, v in series[0]["values"]}
+                   if series else {} for name, series in by_feature.items()}
+        return [FeatureRow(t, {name: columns[name].get(i) for name in self.queries}) for i, t in enumerate(stamps)]
 
     def _split(self, result: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         by_feature: dict[str, list[dict[str, Any]]] = {name: [] for name in self.queries}

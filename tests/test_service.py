@@ -189,3 +189,41 @@ def test_collect_says_which_duration_is_wrong(tmp_path, capsys):
 
     assert main(["collect", "--duration", "ten minutes", "--out", str(tmp_path / "x.csv")]) == 2
     assert "'ten minutes' is not a duration" in capsys.readouterr().err
+
+
+def test_the_tick_that_warms_up_also_scores_and_an_unaligned_start_warms_too(history, tmp_path):
+    server, start, end = history
+    t0 = start + 75 * MINUTE
+    at_tick = service_for(server, tmp_path / "a", clock=lambda: t0)
+    (tmp_path / "a").mkdir()
+
+    assert at_tick.tick(t0) == "scored"  # trains on the ticks before t0, then scores t0
+    assert at_tick.warm_source == "prometheus"
+
+    unaligned = service_for(server, tmp_path / "b", clock=lambda: t0 + 7.37)
+    (tmp_path / "b").mkdir()
+    unaligned.start()
+    assert unaligned.warm and unaligned.tick(t0 + STEP) == "scored"
+
+
+def test_a_tick_without_prometheus_drops_the_decision_and_learns_nothing(history, tmp_path):
+    from scripts.harness import free_port
+
+    server, start, end = history
+    t0 = start + 75 * MINUTE
+    service = service_for(server, tmp_path, clock=lambda: t0)
+    service.start()
+    service.tick(t0 + STEP)
+    registry = service.metrics.registry
+    learned = service.detector.ticks_learned
+    last_tick = registry.get_sample_value("vigilante_last_successful_tick_timestamp_seconds")
+    service.metrics.decision.set(1)  # as if an incident were on when Prometheus went away
+    service.features.api = PrometheusAPI(f"http://127.0.0.1:{free_port()}", retries=0)
+
+    assert service.tick(t0 + 2 * STEP) == "prometheus_unavailable"
+
+    assert registry.get_sample_value("vigilante_anomaly_decision") == 0
+    assert registry.get_sample_value("vigilante_model_learn_skipped_total", {"reason": "gap"}) == 1
+    assert registry.get_sample_value("vigilante_last_successful_tick_timestamp_seconds") == last_tick == t0 + STEP
+    assert service.detector.ticks_learned == learned
+    assert registry.get_sample_value("vigilante_ticks_total", {"result": "prometheus_unavailable"}) == 1

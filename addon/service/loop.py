@@ -59,19 +59,27 @@ class ScorerService:
     def _tick(self, timestamp: float) -> str:
         if self.detector is None and not self._try_warm_start(timestamp):
             return "not_warm"
+        outcome = None
         try:
-            row = self.features.at(timestamp)
+            values = self.features.at(timestamp).values
         except PrometheusUnavailable as exc:
-            self.prometheus_ok = False
-            log.warning("tick %s skipped: Prometheus unavailable: %s", _iso(timestamp), exc)
-            return "prometheus_unavailable"
+            self.prometheus_ok, outcome = False, "prometheus_unavailable"
+            log.warning("tick %s: no features, Prometheus unavailable: %s", _iso(timestamp), exc)
         except PrometheusQueryError as exc:
+            self.prometheus_ok, outcome = True, "query_error"
+            log.error("tick %s: no features: %s", _iso(timestamp), exc)
+        else:
             self.prometheus_ok = True
-            log.error("tick %s skipped: %s", _iso(timestamp), exc)
-            return "query_error"
-        self.prometheus_ok = True
-        result = self.detector.step(timestamp, row.values, explain=True)
-        self.metrics.export_step(result, row.values)
+        if outcome:
+            # A tick without features is stepped as a row of empty cells, exactly as the
+            # backtest replays one: scored on nothing, not learned, and the decision drops
+            # rather than staying stuck at its last value for the whole outage.
+            values = {feature: None for feature in self.features.queries}
+        result = self.detector.step(timestamp, values, explain=True)
+        self.metrics.export_step(result, values)
+        if outcome:
+            return outcome
+        self.metrics.last_tick.set(timestamp)
         if result.rebaselined:
             log.info("tick %s: lasting shift accepted as the new normal; baselines re-set", _iso(timestamp))
         self._ticks_since_save += 1

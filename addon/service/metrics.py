@@ -86,7 +86,6 @@ class ScorerMetrics:
             self.learned.inc()
         else:
             self.skip_reasons[result.skipped or "gap"].inc()
-        self.last_tick.set(result.timestamp)
 
 
 def _shares(attribution: dict[str, float]) -> dict[str, float]:

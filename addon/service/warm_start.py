@@ -7,6 +7,7 @@ and the error say exactly why the scorer is (not yet) warm.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,9 +38,7 @@ def warm_start(config: Config, features: FeatureSource, now: float) -> WarmStart
     state = Path(config.scorer.state_path)
     if state.exists():
         try:
-            detector = Detector.load(state, config.scorer)
-            detector.replace_config(config.scorer)
-            return WarmStart(detector, "state", notes)
+            return WarmStart(Detector.load(state, config.scorer), "state", notes)
         except StateError as exc:
             notes.append(f"state {state} not used: {exc}")
             log.warning("state file %s not used (%s); bootstrapping from Prometheus history", state, exc)
@@ -68,8 +67,10 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
     retention shorter than the window, or an install younger than it), saying how much.
     """
     step = config.scorer.tick_seconds
-    start = now - config.service.bootstrap_hours * 3600
-    rows = features.between(start, now, step)
+    # The last tick strictly before `now` on the tick grid: the tick scheduled at `now`
+    # (when a tick warms up) comes after the training rows, as the detector requires.
+    end = math.ceil(now / step) * step - step
+    rows = features.between(end - config.service.bootstrap_hours * 3600, end, step)
     complete = [r for r in rows if r.complete]
     try:
         detector = Detector.fit(config.scorer, [(r.timestamp, r.values) for r in rows])
