@@ -98,3 +98,13 @@ def test_the_live_configuration_sets_the_decision_knobs(detector, tmp_path):
     detector.save(path)
     restored = Detector.load(path, small_config(hold_ticks=4, relearn_after_ticks=10))
     assert restored.hold.hold_ticks == 4 and restored.config.relearn_after_ticks == 10
+
+
+def test_a_model_trained_with_other_model_settings_is_not_reused(detector, tmp_path):
+    path = tmp_path / "state.json"
+    detector.save(path)
+
+    with pytest.raises(StateError, match=r"other settings \(n_trees .* -> 7\).*retrain"):
+        Detector.load(path, small_config(n_trees=7))
+    # Decision knobs are taken from the new configuration instead.
+    assert Detector.load(path, small_config(hold_ticks=4)).hold.hold_ticks == 4

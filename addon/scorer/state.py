@@ -43,6 +43,13 @@ FORMAT = "vigilante-scorer-state"
 SCHEMA_VERSION = 1
 
 
+MODEL_SETTINGS = ("model_layout", "n_trees", "tree_height", "window_size", "seed", "context_half_lives_ticks",
+                  "context_clip", "baseline_half_life_ticks", "trend_half_life_ticks", "baseline_clip",
+                  "limit_quantile", "headroom", "threshold_quantile", "threshold_margin", "rise_only_features")
+"""Scorer settings baked into a trained model: a saved model made with others is not reused.
+(``hold_ticks`` and ``relearn_after_ticks`` are decision knobs, taken from the configuration.)"""
+
+
 def _versions() -> dict[str, str]:
     import river
 
@@ -121,5 +128,10 @@ def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) ->
                 f"{path}: the model was trained on features {list(detector.features)}, "
                 f"the configuration names {list(config.features)}: retrain with `vigilante train`"
             )
+        changed = [f"{name} {getattr(detector.config, name)!r} -> {getattr(config, name)!r}"
+                   for name in MODEL_SETTINGS if getattr(detector.config, name) != getattr(config, name)]
+        if changed:
+            raise StateError(f"{path}: the model was trained with other settings ({'; '.join(changed)}): "
+                             "retrain with `vigilante train`, or let the scorer bootstrap")
         detector.replace_config(config)
     return detector
