@@ -219,7 +219,10 @@ def _scorer_alerts(config: Config) -> list[Alert]:
         Alert(
             name="VigilanteScorerStale",
             group="scorer",
-            expr=f"time() - {metric_names.LAST_SUCCESSFUL_TICK}{{{job}}} > {_num(stale_after)}",
+            # Only a warm scorer can be stale: a cold one has never scored (its last tick
+            # reads 0) and VigilanteScorerNotWarm says why.
+            expr=(f"(time() - {metric_names.LAST_SUCCESSFUL_TICK}{{{job}}} > {_num(stale_after)})"
+                  f" and on (instance) {metric_names.MODEL_WARM}{{{job}}} == 1"),
             for_="2m",
             severity="warning",
             summary="The anomaly scorer is running but has not scored a tick recently.",
