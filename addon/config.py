@@ -472,11 +472,7 @@ def _read_env(env: Mapping[str, str]) -> dict[str, dict[str, Located]]:
         section, key = section.lower(), key.lower()
         if section not in SECTIONS:
             raise ConfigError(f"${name}: unknown section '{section}'{_suggest(section, SECTIONS)}")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        out.setdefault(section, {})[key] = (value, f"${name}")
+        out.setdefault(section, {})[key] = (_EnvText(raw), f"${name}")
     return out
 
 
@@ -499,7 +495,18 @@ def _build(layers: Mapping[str, Mapping[str, Located]], source: str) -> Config:
     return Config(**sections, source=source)
 
 
+class _EnvText(str):
+    """An environment variable's text: a string for string knobs, else read as YAML."""
+
+
 def _coerce(raw: Any, hint: Any, what: str) -> Any:
+    if isinstance(raw, _EnvText):
+        if hint is str:
+            return str(raw)  # VIGILANTE_APP__JOB=123 names the job "123"
+        try:
+            raw = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            raw = str(raw)
     origin = typing.get_origin(hint)
     if origin is dict:
         key_type, value_type = typing.get_args(hint)

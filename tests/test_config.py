@@ -136,3 +136,9 @@ def test_describe_documents_every_key_and_round_trips():
     import yaml
 
     assert yaml.safe_load(text) == Config().as_dict()
+
+
+def test_an_environment_value_for_a_string_knob_is_taken_as_written():
+    cfg = load_config(env={"VIGILANTE_APP__JOB": "123", "VIGILANTE_GRAFANA__FOLDER": "yes"})
+
+    assert cfg.app.job == "123" and cfg.grafana.folder == "yes"
