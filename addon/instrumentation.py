@@ -47,13 +47,13 @@ from typing import TYPE_CHECKING
 
 from addon import __version__ as ADDON_VERSION
 from addon.config import AppConfig, Config, load_config
+from addon.gunicorn_hooks import MULTIPROC_DIR_ENV
 
 if TYPE_CHECKING:  # the exporter imports Flask; keep this module cheap to import
     from flask import Flask
     from prometheus_client import CollectorRegistry
     from prometheus_flask_exporter import PrometheusMetrics
 
-MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_PATH = "/metrics"
 
 

@@ -31,13 +31,14 @@ FEATURE_ATTRIBUTION = "vigilante_feature_attribution"
 dashboard can say which feature drives an anomaly."""
 
 SAMPLES_LEARNED = "vigilante_model_samples_learned_total"
-"""Counter: rows the model has learned (training rows included)."""
+"""Counter: ticks the model learned since the scorer started (training rows not included)."""
 
 LEARN_SKIPPED = "vigilante_model_learn_skipped_total"
-"""Counter, label ``reason``: ticks scored but not learned, by reason (e.g. ``anomalous``, ``missing``)."""
+"""Counter, label ``reason``: ticks scored but not learned: ``gap`` (a missing feature) or ``anomalous``."""
 
 TICKS = "vigilante_ticks_total"
-"""Counter, label ``result``: ticks run, by outcome (e.g. ``scored``, ``missing_features``, ``error``)."""
+"""Counter, label ``result``: ticks run, by outcome: ``scored``, ``gap``, ``prometheus_unavailable``,
+``query_error``, ``not_warm``, ``error`` (see :mod:`addon.service.metrics`)."""
 
 QUERY_ERRORS = "vigilante_prometheus_query_errors_total"
 """Counter: feature queries to Prometheus that failed (HTTP error, timeout, bad answer)."""

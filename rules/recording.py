@@ -16,7 +16,7 @@ spelled, and dashboards, alerts and the scorer ask it for them:
     >>> names.selector()
     '{namespace="tickets", job="ticket-app"}'
 
-Behaviour at the edges (tested in ``rules/tests/recording.test.yml``):
+Behaviour at the edges (tested in ``rules/tests/flask_http_requests.test.yml``):
 
 - **traffic but no 5xx yet**: the exporter creates a ``status="500"`` series only on the
   first 500, so the error rate falls back to ``0 * requests``: errors 0, error ratio 0;
