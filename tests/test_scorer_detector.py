@@ -165,3 +165,29 @@ def test_same_seed_same_scores(trained):
     a, b = fresh(trained), fresh(trained)
     rows = normal_rows(20, start=400, seed=9)
     assert [a.step(t, v).score for t, v in rows] == [b.step(t, v).score for t, v in rows]
+
+
+def test_after_error_free_training_a_single_5xx_does_not_alert_but_a_burst_does():
+    # With no 5xx in training the error features have no spread of their own; their noise
+    # floor (a few errors per rate window, 0.1 % of requests) keeps one 5xx ordinary.
+    import random
+
+    from addon.config import ScorerConfig
+
+    rng = random.Random(3)
+
+    def row(i, errors_per_minute=0):
+        rps = 20 * (1 + rng.gauss(0, 0.03))
+        eps = errors_per_minute / 60
+        return i * TICK, {"requests_per_second": rps, "errors_per_second": eps, "error_ratio": eps / rps,
+                          "latency_p50_seconds": 0.08 * (1 + rng.gauss(0, 0.05)),
+                          "latency_p95_seconds": 0.3 * (1 + rng.gauss(0, 0.08))}
+
+    detector = Detector.fit(ScorerConfig(), [row(i) for i in range(480)])
+
+    single = [detector.step(*row(480 + i, errors_per_minute=1)).decision for i in range(4)]
+    calm = [detector.step(*row(484 + i)).decision for i in range(10)]
+    burst = [detector.step(*row(494 + i, errors_per_minute=10)).decision for i in range(4)]
+
+    assert single == [0, 0, 0, 0] and calm == [0] * 10
+    assert burst[-1] == 1

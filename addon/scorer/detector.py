@@ -42,7 +42,7 @@ import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from river.anomaly import HalfSpaceTrees
@@ -54,6 +54,7 @@ from addon.scorer.threshold import HoldDecision, calibrate_threshold
 from addon.scorer.transforms import FeatureTransform, Limits
 
 MIN_TRAIN_ROWS = 60
+MIN_LIMIT_WIDTH = 6.0  # noise units (+-3 sigma): the limits of a derived feature that never moved in training
 STEADY_TICKS = 20  # ticks whose spread tells whether a lasting shift has settled
 STEADY_SPREAD = 3.0  # "steady": the spread of those ticks is within this many noise units
 
@@ -147,7 +148,8 @@ class Detector:
                 deviations[f][i] = value - b.predict()
                 b.update(value)
             mad = float(np.median(np.abs(deviations[f] - np.median(deviations[f])))) * 1.4826
-            self.noise[f] = max(mad, 0.1 * float(deviations[f].std()), 1e-9)
+            floor = self.transforms[f].resolution(f, float(np.median(values[f])))
+            self.noise[f] = max(mad, 0.1 * float(deviations[f].std()), floor, 1e-9)
             self.baselines[f] = self._warm_baseline(ys[f])
         derived_rows = []
         for i in range(len(complete)):
@@ -159,7 +161,8 @@ class Detector:
 
         names = [n for f in self.features for n in self.derived_names(f)]
         for n in names:
-            self.limits[n] = Limits.fit([d[n] for d in derived_rows], config.limit_quantile, config.headroom)
+            self.limits[n] = Limits.fit([d[n] for d in derived_rows], config.limit_quantile, config.headroom,
+                                        min_width=MIN_LIMIT_WIDTH)
         unit_rows = [self._to_unit(d) for d in derived_rows]
 
         if config.model_layout == "joint":
@@ -340,9 +343,3 @@ class Detector:
         )
         self.hold.hold_ticks = config.hold_ticks
         self.above_recent = deque(self.above_recent, maxlen=max(config.relearn_after_ticks, 1))
-
-
-def run(detector: Detector, rows: Iterable[Row], explain: bool = False) -> Iterable[StepResult]:
-    """Step through rows in order (the backtest loop)."""
-    for t, values in rows:
-        yield detector.step(t, values, explain=explain)

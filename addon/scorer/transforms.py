@@ -27,6 +27,10 @@ import numpy as np
 DEFAULT_OFFSET_FRACTION = 0.1
 # Known count-like default features: errors are few, so near zero a ratio means little.
 OFFSET_FRACTIONS = {"errors_per_second": 1.0, "error_ratio": 1.0}
+# The smallest change of those features that is still noise, in raw units: a few errors in
+# the 1m rate window, 0.1 % of requests. Without it, training on error-free traffic gives
+# them zero noise, and a single 5xx looks infinitely unusual.
+NOISE_RESOLUTION = {"errors_per_second": 3 / 60, "error_ratio": 0.001}
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,16 @@ class FeatureTransform:
         spread = float(np.percentile(v, 75) - np.percentile(v, 25)) or float(v.std()) or 1.0
         return cls(name, "linear", spread, center)
 
+    def resolution(self, name: str, at: float) -> float:
+        """The transformed size of the feature's noise resolution above ``at`` (0 if it has none).
+
+        >>> t = FeatureTransform.fit("errors_per_second", [0.0, 0.0])
+        >>> round(t.resolution("errors_per_second", 0.0), 4)
+        0.0488
+        """
+        step = NOISE_RESOLUTION.get(name)
+        return 0.0 if step is None else self.apply(at + step) - self.apply(at)
+
     def apply(self, x: float) -> float:
         if self.kind == "log":
             return math.log(max(x, 0.0) + self.scale)
@@ -78,10 +92,12 @@ class Limits:
     hi: float
 
     @classmethod
-    def fit(cls, values: Sequence[float], quantile: float, headroom: float) -> "Limits":
+    def fit(cls, values: Sequence[float], quantile: float, headroom: float, min_width: float = 1.0) -> "Limits":
+        """``min_width`` is the width given to a series that never moved in training (say,
+        no 5xx at all), so that every later wobble is not mapped to the edge of [0, 1]."""
         v = np.asarray(values, dtype=float)
         a, b = float(np.quantile(v, 1 - quantile)), float(np.quantile(v, quantile))
-        width = (b - a) or 1.0
+        width = (b - a) or min_width
         return cls(a - headroom * width, b + headroom * width)
 
     def apply(self, x: float) -> float:
