@@ -64,6 +64,14 @@ def alertmanager_config(config: Config) -> dict:
                             "group_wait": "10s",
                             "repeat_interval": "1h",
                         },
+                        {
+                            # The scorer's decision has already held for hold_ticks: waiting
+                            # another 30 s would put onset-to-notification past a minute at
+                            # 15 s ticks (hold 15 s + group_wait + scrape/eval delays).
+                            "matchers": ['alertname="VigilanteAnomalyDetected"'],
+                            "receiver": names["ticket"],
+                            "group_wait": "10s",
+                        },
                         {"matchers": ['severity=~"warning|info"'], "receiver": names["ticket"]},
                     ],
                 }
