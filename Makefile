@@ -2,11 +2,13 @@
 # Both run `make setup` first. Knobs: PYTHON (interpreter for the virtualenv), VENV (its path),
 # PYTEST_ARGS (e.g. PYTEST_ARGS='-m "not slow"'), and PROMETHEUS_BIN & co. for other binaries.
 
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+STACK_ARGS ?=
 
 .PHONY: help setup system-packages test test-fast demo stack generate bench clean
 
@@ -18,7 +20,7 @@ setup: $(STAMP) system-packages  ## virtualenv with the package, plus Debian's p
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: Python 3.10+ needed ($(PYTHON))" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[app,test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[app,demo,test]'
 	@touch $@
 
 system-packages:
@@ -30,17 +32,22 @@ test: setup  ## the whole test suite, slow end-to-end tests included
 test-fast: setup  ## the tests that start no more than one real service
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-demo: setup  ## local stack, traffic, an incident, the alert; results under out/demo/
-	@echo "make demo: not written yet (issue 8)"; exit 1
+demo: setup  ## local stack, traffic, an incident, the alert; results under out/demo/ (about 8 minutes)
+	$(BIN)/python -m scripts.demo
 
-stack: setup  ## the local stack until Ctrl-C
-	@echo "make stack: not written yet (issue 8)"; exit 1
+stack: setup  ## the local stack until Ctrl-C (STACK_ARGS='--load steady --interval 2' for traffic, fast ticks)
+	$(BIN)/python -m scripts.stack $(STACK_ARGS)
 
 generate: setup  ## regenerate every generated file (rules, dashboards, Grafana files, manifests)
 	$(BIN)/vigilante generate
 
-bench: setup  ## every benchmark; each prints a table and one JSON line
-	@echo "make bench: no benchmark yet"; exit 1
+BENCHMARKS := bench_overhead bench_query_cost bench_detection bench_scorer
+
+bench: setup  ## every benchmark (shipped defaults); each prints a table and one JSON line, kept in out/bench/
+	@mkdir -p out/bench
+	@set -o pipefail; for b in $(BENCHMARKS); do \
+	  echo "== $$b"; $(BIN)/python -m scripts.$$b | tee out/bench/$$b.txt || exit 1; \
+	done
 
 clean:  ## remove the virtualenv and outputs
 	rm -rf $(VENV) out .pytest_cache *.egg-info

@@ -1,0 +1,535 @@
+"""`make demo`: the local stack, steady traffic, an incident, the alert and its notification, and a picture.
+
+Phases: stack up -> warm-up (traffic starts; the 1-minute rates fill) -> training (steady
+traffic the scorer will learn from) -> the scorer starts and warms from that window of
+Prometheus history -> steady (scored: must not alert) -> spike with errors (until the
+anomaly notification reaches the webhook) -> slowdown -> recovery -> stack down.
+
+Time is compressed so the model can train within the demo (it needs
+``MIN_TRAIN_ROWS`` ticks: 15 minutes at the shipped 15 s): scrape, rule evaluation and
+scorer tick run every ``--interval`` seconds (2 by default). Hold ticks, the alert's
+``for`` and the Alertmanager routing (``group_wait``) are the shipped ones. Every override
+is written to ``summary.json`` with the figures, and so is the floor the shipped 15 s
+intervals allow (see :func:`notification_floor`).
+
+Writes ``out/demo/report.png``, ``summary.json``, ``notifications.json`` and ``series.json``.
+Exit code 0 when the incident was notified and no steady phase alerted, 1 otherwise,
+2 when the stack could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+import yaml
+
+from addon import metric_names
+from addon.config import Config, load_config
+from scripts.load_shapes import STEADY_USERS, write_control
+from scripts.stack import REPO_ROOT, RULE_FILES, LocalStack, StackError, changed_from_defaults, interval_overrides
+
+ANOMALY_ALERT = "VigilanteAnomalyDetected"
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """Durations (seconds) and magnitudes of the demo's phases."""
+
+    interval_seconds: float = 2.0
+    warmup_seconds: float = 65.0
+    """Traffic before training starts: the 1-minute rates of new series need a minute to fill."""
+    training_seconds: float = 180.0
+    """Steady traffic the scorer trains on (its bootstrap window): 90 ticks at 2 s (MIN_TRAIN_ROWS is 60), and
+    three whole 1-minute windows, so the model sees how much the rates wander."""
+    steady_seconds: float = 60.0
+    """Scored steady traffic after the model is warm: any anomaly alert here is a false alert."""
+    steady_users: int = STEADY_USERS
+    spike_users: int = 3 * STEADY_USERS
+    spike_error_ratio: float = 0.05
+    notification_deadline_seconds: float = 150.0
+    """From the spike's onset; the demo fails when no notification arrives by then."""
+    spike_min_seconds: float = 60.0
+    """The spike lasts at least this long, and until the notification (or the deadline)."""
+    slowdown_seconds: float = 45.0
+    slowdown_latency_seconds: float = 0.25
+    recovery_seconds: float = 75.0
+    """Longer than the 1-minute rate windows, so the rates are back to normal by its end."""
+    route_overrides: tuple[tuple[str, str], ...] = ()
+    """Alertmanager root-route changes (tests only; the demo keeps the example routing)."""
+
+    @property
+    def total_bound_seconds(self) -> float:
+        return (self.warmup_seconds + self.training_seconds + self.steady_seconds + self.notification_deadline_seconds
+                + self.slowdown_seconds + self.recovery_seconds + 180)
+
+
+QUICK_PLAN = DemoPlan(interval_seconds=1.0, warmup_seconds=62.0, training_seconds=66.0, steady_seconds=20.0,
+                      notification_deadline_seconds=90.0, spike_min_seconds=0.0, slowdown_seconds=0.0,
+                      recovery_seconds=0.0,
+                      route_overrides=(("group_wait", "5s"),))
+"""The condensed scenario of the end-to-end test: 1 s ticks, no slowdown, a 5 s group_wait."""
+
+
+# --- the settings' floor -----------------------------------------------------------------
+
+
+def notification_floor(scrape: float, evaluation: float, tick: float, hold_ticks: int, alert_for: float,
+                       group_wait: float) -> dict[str, float]:
+    """Best and worst delay from a fault's onset to its notification, from the pipeline's settings alone.
+
+    After the fault shows in a scrape and a rule evaluation (0 .. scrape + evaluation), the
+    scorer's next tick (0 .. tick) may be the first above the threshold; the decision turns
+    to 1 ``hold_ticks - 1`` ticks later; Prometheus scrapes it (0 .. scrape), the alert rule
+    sees it (0 .. evaluation) and fires after ``for``; Alertmanager waits ``group_wait``.
+    Not included: how long the 1-minute rates take to move past the threshold (the signal's
+    own delay, measured by the demo).
+
+    >>> notification_floor(15, 15, 15, 2, 0, 30)
+    {'best_seconds': 45.0, 'worst_seconds': 120.0}
+    """
+    fixed = (hold_ticks - 1) * tick + alert_for + group_wait
+    return {"best_seconds": float(fixed), "worst_seconds": float(fixed + 2 * scrape + 2 * evaluation + tick)}
+
+
+def alert_rule(name: str) -> dict[str, Any]:
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if rule.get("alert") == name:
+                    return rule
+    raise KeyError(name)
+
+
+def route_for(routing: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """The Alertmanager route an alert with ``labels`` lands on, with inherited settings filled in.
+
+    >>> tree = {"receiver": "r", "group_wait": "30s", "routes": [{"matchers": ['service="a"'], "receiver": "a",
+    ...         "routes": [{"matchers": ['severity="critical"'], "receiver": "p", "group_wait": "10s"}]}]}
+    >>> route_for(tree, {"service": "a", "severity": "warning"})["group_wait"]
+    '30s'
+    >>> route_for(tree, {"service": "a", "severity": "critical"})["group_wait"]
+    '10s'
+    """
+    import re
+
+    def matches(matcher: str) -> bool:
+        name, op, value = re.fullmatch(r'\s*(\w+)\s*(=~|!=|=)\s*"(.*)"\s*', matcher).groups()
+        actual = labels.get(name, "")
+        return {"=": actual == value, "!=": actual != value, "=~": re.fullmatch(value, actual) is not None}[op]
+
+    node = routing
+    inherited = {k: v for k, v in routing.items() if k != "routes"}
+    while True:
+        child = next((r for r in node.get("routes", []) if all(matches(m) for m in r.get("matchers", []))), None)
+        if child is None:
+            return inherited
+        inherited = {**inherited, **{k: v for k, v in child.items() if k not in ("routes", "matchers")}}
+        node = child
+
+
+def seconds(duration: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    for unit in ("ms", "s", "m", "h"):
+        if duration.endswith(unit):
+            return float(duration[: -len(unit)]) * units[unit]
+    return float(duration)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+class Demo:
+    """Drive one demo run on a started :class:`LocalStack`; collects phases, figures and the series."""
+
+    def __init__(self, stack: LocalStack, plan: DemoPlan, say: Callable[[str], None]):
+        self.stack = stack
+        self.plan = plan
+        self.say = say
+        self.control = stack.workdir / "locust" / "control.json"
+        self.phases: list[dict[str, Any]] = []
+        self.started = time.time()
+        self.incident: dict[str, Any] = {}
+        self.slowdown: dict[str, Any] = {}
+        self.false_alerts: list[dict[str, Any]] = []
+        self.threshold: float | None = None
+
+    # phases ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        p = self.plan
+        self.control.parent.mkdir(parents=True, exist_ok=True)
+        write_control(self.control, p.steady_users)
+        self.stack.start_load("control", p.total_bound_seconds, self.control)
+        self.phase("warm-up", p.warmup_seconds, p.steady_users, None,
+                   "traffic starts; the 1-minute rates fill before anything is learned")
+        self.phase("training", p.training_seconds, p.steady_users, None,
+                   "steady traffic the scorer will learn from (its bootstrap window)")
+        self.start_scorer()
+        self.phase("steady", p.steady_seconds, p.steady_users, None, "scored steady traffic: must not alert",
+                   steady=True)
+        self.spike()
+        if p.slowdown_seconds:
+            self.phase("slowdown", p.slowdown_seconds, p.steady_users,
+                       {"added_latency_seconds": p.slowdown_latency_seconds},
+                       f"every request {p.slowdown_latency_seconds * 1000:.0f} ms slower, same traffic",
+                       watch=self.slowdown)
+        if p.recovery_seconds:
+            self.phase("recovery", p.recovery_seconds, p.steady_users, None, "faults cleared, steady traffic")
+        write_control(self.control, 0, stop=True)
+
+    def phase(self, name: str, duration: float, users: int, fault: dict[str, float] | None, what: str,
+              steady: bool = False, watch: dict[str, Any] | None = None,
+              until: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Run ``users`` (and ``fault``) for ``duration`` seconds, or until ``until()`` holds; print progress."""
+        self.say(f"\n== {name}: {what} ({users} users{_fault_text(fault)}, up to {duration:.0f} s)")
+        write_control(self.control, users, spawn_rate=max(4, users))
+        self.stack.set_fault(**(fault or {}))
+        record = {"name": name, "start": time.time(), "users": users, "fault": fault or {}, "steady": steady}
+        self.phases.append(record)
+        deadline = record["start"] + duration
+        last_print = 0.0
+        try:
+            while time.time() < deadline:
+                self.check_alive()
+                if watch is not None:
+                    self.watch_detection(watch, record["start"])
+                if until is not None and until():
+                    break
+                if time.time() - last_print >= 10:
+                    last_print = time.time()
+                    self.say(f"   [{name} {time.time() - record['start']:5.0f}s] {self.status_line()}")
+                time.sleep(0.5)
+        finally:
+            record["end"] = time.time()  # also when interrupted: the summary still shows the phase
+        if steady:
+            self.check_steady(record)
+        return record
+
+    def start_scorer(self) -> None:
+        p = self.plan
+        self.say(f"\n== scorer: warm start from the last {p.training_seconds:.0f} s of Prometheus history")
+        began = time.time()
+        # The bootstrap window is exactly the training phase: the warm-up's filling rates stay out of it.
+        # No rounding: the window must be a whole number of ticks (the feature source matches timestamps exactly).
+        self.stack.start_scorer({"service": {"bootstrap_hours": p.training_seconds / 3600}})
+        # The gauge reads NaN until the first scrape after the warm start.
+        finite = lambda r: r and r[0]["value"][1].lower() not in ("nan", "+inf", "-inf")  # noqa: E731
+        self.threshold = float(self.stack.prometheus.wait_for(
+            f'{metric_names.THRESHOLD}{{job="{self.stack.config.scorer.job}"}}', finite, timeout=60)[0]["value"][1])
+        self.phases.append({"name": "scorer start", "start": began, "end": time.time(), "users": p.steady_users,
+                            "fault": {}, "steady": True})
+        self.say(f"   warm in {time.time() - began:.1f} s; threshold {self.threshold:.4f}")
+
+    def spike(self) -> None:
+        p = self.plan
+        onset = time.time()
+        self.incident = {"onset": onset}
+        self.phase("spike with errors", p.notification_deadline_seconds, p.spike_users,
+                   {"error_ratio": p.spike_error_ratio},
+                   f"{p.spike_users / p.steady_users:.0f}x the traffic, {p.spike_error_ratio:.0%} of requests fail; "
+                   "until the anomaly notification arrives", watch=self.incident,
+                   until=lambda: self.notified() and time.time() - onset >= p.spike_min_seconds)
+        if not self.notified():
+            self.say(f"   no {ANOMALY_ALERT} notification within {p.notification_deadline_seconds:.0f} s of onset")
+
+    # detection ---------------------------------------------------------------------------
+
+    def notified(self) -> bool:
+        return "notification" in self.incident
+
+    def watch_detection(self, watch: dict[str, Any], onset: float) -> None:
+        """Note when the score first passed the threshold, the alert fired and the notification came."""
+        if "alert_firing" not in watch:
+            for alert in requests.get(f"{self.stack.prometheus.url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]:
+                # An alert already active before the onset belongs to something else.
+                if (alert["labels"].get("alertname") == ANOMALY_ALERT and alert["state"] == "firing"
+                        and _parse_time(alert["activeAt"]) >= onset - self.plan.interval_seconds):
+                    watch["alert_firing"] = _parse_time(alert["activeAt"])
+                    self.say(f"   alert {ANOMALY_ALERT} firing in Prometheus, "
+                             f"{watch['alert_firing'] - onset:.1f} s after onset")
+        if watch is self.incident and "notification" not in watch:
+            for item in self.stack.webhook.snapshot():
+                body = item["body"] if isinstance(item["body"], dict) else {}
+                # Only an alert that started after the onset is this incident's notification.
+                if item["received_at"] >= onset and any(
+                        a["labels"].get("alertname") == ANOMALY_ALERT and a["status"] == "firing"
+                        and _parse_time(a["startsAt"]) >= onset - self.plan.interval_seconds
+                        for a in body.get("alerts", [])):
+                    watch["notification"] = item["received_at"]
+                    self.say(f"   notification received at the webhook, {item['received_at'] - onset:.1f} s after onset")
+                    break
+
+    def first_above_threshold(self, start: float, end: float) -> float | None:
+        """The first scraped score above the threshold in ``[start, end]`` (resolution: one interval)."""
+        job = self.stack.config.scorer.job
+        expr = f'{metric_names.SCORE}{{job="{job}"}} > {metric_names.THRESHOLD}{{job="{job}"}}'
+        result = self.stack.prometheus.query_range(expr, start, end, self.plan.interval_seconds)
+        times = [float(t) for series in result for t, _ in series["values"]]
+        return min(times) if times else None
+
+    def slowdown_figures(self, phase: dict[str, Any]) -> dict[str, Any]:
+        """How the score saw the slowdown; it follows the spike, whose alert may still hold at its onset."""
+        job = self.stack.config.scorer.job
+        above = f'{metric_names.SCORE}{{job="{job}"}} > bool {metric_names.THRESHOLD}{{job="{job}"}}'
+        result = self.stack.prometheus.query_range(above, phase["start"], phase["end"], self.plan.interval_seconds)
+        flags = [float(v) for _, v in result[0]["values"]] if result else []
+        first = self.first_above_threshold(phase["start"], phase["end"])
+        already = bool(flags and flags[0] == 1)
+        return {"onset": phase["start"], "score_above_threshold_at_onset": already,
+                "seconds_to_first_score_above_threshold": None if already else _delta(first, phase["start"]),
+                "share_of_ticks_above_threshold": round(sum(flags) / len(flags), 3) if flags else None,
+                "seconds_to_alert_firing": _delta(self.slowdown.get("alert_firing"), phase["start"])}
+
+    def check_steady(self, record: dict[str, Any]) -> None:
+        job = self.stack.config.scorer.job
+        decisions = self.stack.prometheus.query_range(
+            f'{metric_names.DECISION}{{job="{job}"}} == 1', record["start"], record["end"], self.plan.interval_seconds)
+        firing = [a for a in self.alert_intervals(record["start"], record["end"])]
+        notes = [item for item in self.stack.webhook.snapshot() if record["start"] <= item["received_at"] <= record["end"]]
+        if decisions or firing or notes:
+            self.false_alerts.append({"phase": record["name"], "decision_ticks": sum(len(s["values"]) for s in decisions),
+                                      "alerts": firing, "notifications": len(notes)})
+            self.say(f"   FALSE ALERT in steady phase '{record['name']}': {firing or 'decision = 1'}")
+        else:
+            self.say(f"   steady phase '{record['name']}': no alert, as expected")
+
+    def alert_intervals(self, start: float, end: float) -> list[dict[str, Any]]:
+        result = self.stack.prometheus.query_range('ALERTS{alertstate="firing"}', start, end, self.plan.interval_seconds)
+        return [{"alertname": s["metric"]["alertname"], "start": float(s["values"][0][0]),
+                 "end": float(s["values"][-1][0])} for s in result]
+
+    # progress ----------------------------------------------------------------------------
+
+    def check_alive(self) -> None:
+        for part in (self.stack.app.process, self.stack.prometheus.process, self.stack.alertmanager.process,
+                     self.stack.scorer, self.stack.load):
+            if part is not None and not part.alive():
+                raise StackError(f"{part.name} exited unexpectedly\n{part.log_tail()}")
+
+    def status_line(self) -> str:
+        values = {}
+        for name, expr in self.queries().items():
+            try:
+                result = self.stack.prometheus.query(expr)
+                values[name] = float(result[0]["value"][1]) if result else None
+            except Exception:  # noqa: BLE001 - progress text only
+                values[name] = None
+
+        def fmt(name: str, pattern: str, scale: float = 1.0) -> str:
+            return "-" if values[name] is None else pattern.format(values[name] * scale)
+
+        return (f"{fmt('requests', '{:.1f}')} req/s, {fmt('error_ratio', '{:.1%}')} 5xx, "
+                f"p95 {fmt('p95', '{:.0f}', 1000)} ms, "
+                f"score {fmt('score', '{:.3f}')} (threshold {fmt('threshold', '{:.3f}')})")
+
+    def queries(self) -> dict[str, str]:
+        from rules.recording import feature_queries
+
+        q = feature_queries(self.stack.config)
+        job = f'{{job="{self.stack.config.scorer.job}"}}'
+        return {"requests": q["requests_per_second"], "errors": q["errors_per_second"], "error_ratio": q["error_ratio"],
+                "p95": q["latency_p95_seconds"], "score": metric_names.SCORE + job,
+                "threshold": metric_names.THRESHOLD + job, "decision": metric_names.DECISION + job}
+
+    # results -----------------------------------------------------------------------------
+
+    def series(self) -> dict[str, list[list[float]]]:
+        end = time.time()
+        out = {}
+        for name, expr in self.queries().items():
+            result = self.stack.prometheus.query_range(expr, self.started, end, self.plan.interval_seconds)
+            out[name] = [[float(t), float(v)] for t, v in result[0]["values"]] if result else []
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        config = self.stack.config
+        rule = alert_rule(ANOMALY_ALERT)
+        routing = self.stack.alertmanager.config
+        route = route_for(routing["route"], {**rule["labels"], "alertname": ANOMALY_ALERT})
+        alert_for = seconds(rule.get("for", "0s"))
+        group_wait = seconds(route["group_wait"])
+        onset = self.incident.get("onset")
+        incident = {"onset": onset}
+        if onset:
+            spike = next(p for p in self.phases if p["name"] == "spike with errors")
+            first = self.first_above_threshold(onset, spike["end"] + 30)
+            incident.update({
+                "first_score_above_threshold": first,
+                "alert_firing": self.incident.get("alert_firing"),
+                "notification_received": self.incident.get("notification"),
+                "seconds_to_first_score_above_threshold": _delta(first, onset),
+                "seconds_to_alert_firing": _delta(self.incident.get("alert_firing"), onset),
+                "seconds_to_notification": _delta(self.incident.get("notification"), onset),
+            })
+        slowdown = {}
+        if any(p["name"] == "slowdown" for p in self.phases):
+            phase = next(p for p in self.phases if p["name"] == "slowdown")
+            slowdown = self.slowdown_figures(phase)
+        used = {"scrape_interval_seconds": config.prometheus.scrape_interval_seconds,
+                "evaluation_interval_seconds": config.prometheus.evaluation_interval_seconds,
+                "tick_seconds": config.scorer.tick_seconds}
+        shipped = {"scrape_interval_seconds": 15.0, "evaluation_interval_seconds": 15.0, "tick_seconds": 15.0}
+        from rules.alertmanager import alertmanager_config
+
+        shipped_route = route_for(alertmanager_config(load_config(env={}))["route"],
+                                  {**rule["labels"], "alertname": ANOMALY_ALERT})
+        floors = {
+            "used": notification_floor(used["scrape_interval_seconds"], used["evaluation_interval_seconds"],
+                                       used["tick_seconds"], config.scorer.hold_ticks, alert_for, group_wait),
+            "shipped_15s": notification_floor(15, 15, 15, Config().scorer.hold_ticks, alert_for,
+                                              seconds(shipped_route["group_wait"])),
+        }
+        return {
+            "result": "ok" if self.notified() and not self.false_alerts else "failed",
+            "incident_detected": self.notified(),
+            "false_alerts_in_steady_phases": self.false_alerts,
+            "phases": [{**p, "seconds": round(p["end"] - p["start"], 1)} for p in self.phases],
+            "incident": incident,
+            "slowdown": slowdown,
+            "threshold": self.threshold,
+            "settings": {
+                "intervals_used": used,
+                "intervals_shipped": shipped,
+                "hold_ticks": config.scorer.hold_ticks,
+                "alert_for_seconds": alert_for,
+                "alertmanager_route": {k: route[k] for k in ("receiver", "group_by", "group_wait", "group_interval",
+                                                             "repeat_interval") if k in route},
+                "overrides_of_shipped_defaults": changed_from_defaults(config),
+                "alertmanager_route_overrides": dict(self.plan.route_overrides),
+                "note": ("Scrape, evaluation and tick intervals are compressed so the model can train within "
+                         "the demo; every scorer window counted in ticks (hold_ticks, baseline/trend/context "
+                         "half-lives, relearn_after_ticks) is scaled by 15 s / interval so it spans the shipped "
+                         "wall-clock time (hold = 30 s). The recording rules' 1-minute windows, the alert's for "
+                         "and the Alertmanager routing are the shipped ones. The model trains on minutes of "
+                         "history, not the shipped 2 hours."),
+                "plan": asdict(self.plan),
+            },
+            "notification_floor_seconds": floors,
+        }
+
+
+def _delta(t: float | None, onset: float) -> float | None:
+    return None if t is None else round(t - onset, 1)
+
+
+def _parse_time(text: str) -> float:
+    """Unix time of an RFC 3339 time as Prometheus writes it (nanoseconds, ``Z``)."""
+    import re
+    from datetime import datetime
+
+    # fromisoformat takes at most microseconds.
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))).timestamp()
+
+
+def _fault_text(fault: dict[str, float] | None) -> str:
+    if not fault:
+        return ", no fault"
+    parts = []
+    if fault.get("error_ratio"):
+        parts.append(f"{fault['error_ratio']:.0%} errors")
+    if fault.get("added_latency_seconds"):
+        parts.append(f"+{fault['added_latency_seconds'] * 1000:.0f} ms latency")
+    return ", " + ", ".join(parts)
+
+
+def run_demo(plan: DemoPlan, outdir: Path, workdir: Path, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole demo; write the outputs under ``outdir``; return the summary."""
+    from scripts.report_plot import plot_report
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    began = time.time()
+    say(f"make demo: the local stack, {plan.warmup_seconds + plan.training_seconds + plan.steady_seconds:.0f} s of "
+        f"steady traffic, a spike with errors{', a slowdown' if plan.slowdown_seconds else ''}; intervals {plan.interval_seconds:g} s (shipped: 15 s)")
+    say("\n== stack up")
+    with LocalStack(workdir, interval_overrides(plan.interval_seconds), route_overrides=dict(plan.route_overrides),
+                    say=lambda text: say(text)) as stack:
+        stack.start(with_scorer=False)
+        say(stack.describe())
+        demo = Demo(stack, plan, say)
+        demo.started = began
+        try:
+            demo.run()
+        finally:
+            say("\n== collecting the results")
+            try:
+                series = demo.series()
+                alerts = demo.alert_intervals(began, time.time())
+                summary = demo.summary()
+            except Exception as exc:  # noqa: BLE001 - the stack may be half down after an error
+                say(f"   could not collect the results: {exc}")
+                raise
+            summary["alerts_firing"] = alerts
+            summary["wall_time_seconds"] = round(time.time() - began, 1)
+            (outdir / "series.json").write_text(json.dumps(series))
+            (outdir / "notifications.json").write_text(json.dumps(stack.webhook.snapshot(), indent=2))
+            (outdir / "summary.json").write_text(json.dumps(summary, indent=2))
+            plot_report(series, summary, outdir / "report.png")
+            say("\n== stack down")
+    return summary
+
+
+def print_figures(summary: dict[str, Any], outdir: Path, say: Callable[[str], None]) -> None:
+    s = summary["settings"]
+    i = summary["incident"]
+    floors = summary["notification_floor_seconds"]
+    say("\nFigures (spike with errors):")
+    say(f"  intervals: scrape {s['intervals_used']['scrape_interval_seconds']:g} s, evaluation "
+        f"{s['intervals_used']['evaluation_interval_seconds']:g} s, tick {s['intervals_used']['tick_seconds']:g} s "
+        f"(shipped 15 s); hold_ticks {s['hold_ticks']} "
+        f"({s['hold_ticks'] * s['intervals_used']['tick_seconds']:g} s), alert for {s['alert_for_seconds']:g} s, "
+        f"group_wait {s['alertmanager_route'].get('group_wait')}")
+    for label, key in (("first score above threshold", "seconds_to_first_score_above_threshold"),
+                       ("alert firing in Prometheus", "seconds_to_alert_firing"),
+                       ("notification received", "seconds_to_notification")):
+        value = i.get(key)
+        say(f"  onset -> {label:<28} {'-' if value is None else f'{value:.1f} s'}")
+    say(f"  settings floor, onset -> notification: {floors['used']['best_seconds']:.0f}-"
+        f"{floors['used']['worst_seconds']:.0f} s here; {floors['shipped_15s']['best_seconds']:.0f}-"
+        f"{floors['shipped_15s']['worst_seconds']:.0f} s at the shipped 15 s intervals (plus the rates' own delay)")
+    if summary.get("slowdown"):
+        sd = summary["slowdown"]
+        say(f"  slowdown: score above threshold on {sd.get('share_of_ticks_above_threshold')} of its ticks "
+            f"(already above at its onset: {sd.get('score_above_threshold_at_onset')}; first above after "
+            f"{sd.get('seconds_to_first_score_above_threshold')} s)")
+    say(f"  false alerts in steady phases: {len(summary['false_alerts_in_steady_phases'])}")
+    say(f"  wall time {summary['wall_time_seconds'] / 60:.1f} min")
+    say(f"\nWrote {outdir / 'report.png'}, {outdir / 'summary.json'}, {outdir / 'notifications.json'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "demo", help="where the results go")
+    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "out" / "demo" / "stack",
+                        help="throw-away work directory of the stack (logs stay there)")
+    parser.add_argument("--quick", action="store_true", help="the condensed scenario of the end-to-end test")
+    parser.add_argument("--interval", type=float, help="scrape/evaluation/tick interval in seconds (default 2)")
+    args = parser.parse_args(argv)
+    plan = QUICK_PLAN if args.quick else DemoPlan()
+    if args.interval:
+        plan = replace(plan, interval_seconds=args.interval)
+    say = lambda text: print(text, flush=True)  # noqa: E731
+    try:
+        summary = run_demo(plan, args.out, args.workdir, say)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: everything stopped", file=sys.stderr)
+        return 130
+    print_figures(summary, args.out, say)
+    if not summary["incident_detected"]:
+        print("FAILED: the incident was not notified", file=sys.stderr)
+    if summary["false_alerts_in_steady_phases"]:
+        print("FAILED: a steady phase alerted", file=sys.stderr)
+    return 0 if summary["result"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
