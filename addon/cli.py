@@ -8,6 +8,7 @@ run)``; ``run(args)`` returns the exit code. Errors meant for the user are raise
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Callable, Sequence
 
@@ -43,73 +44,27 @@ def _config_cmd_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--describe", action="store_true", help="print every key with its default and documentation")
 
 
-def _generate_args(parser: argparse.ArgumentParser) -> None:
-    from addon import generate
+def _lazy(module: str, function: str) -> Callable:
+    """``module.function``, imported on first call: ``vigilante --help`` stays fast."""
 
-    generate.add_arguments(parser)
+    def call(arg):
+        return getattr(importlib.import_module(module), function)(arg)
 
-
-def _run_generate(args: argparse.Namespace) -> int:
-    from addon import generate
-
-    return generate.run(args)
-
-
-def _train_args(parser: argparse.ArgumentParser) -> None:
-    from addon import backtest
-
-    backtest.train_arguments(parser)
-
-
-def _run_train(args: argparse.Namespace) -> int:
-    from addon import backtest
-
-    return backtest.run_train(args)
-
-
-def _backtest_args(parser: argparse.ArgumentParser) -> None:
-    from addon import backtest
-
-    backtest.backtest_arguments(parser)
-
-
-def _run_backtest(args: argparse.Namespace) -> int:
-    from addon import backtest
-
-    return backtest.run_backtest(args)
-
-
-def _serve_args(parser: argparse.ArgumentParser) -> None:
-    from addon.service import commands
-
-    commands.serve_arguments(parser)
-
-
-def _run_serve(args: argparse.Namespace) -> int:
-    from addon.service import commands
-
-    return commands.run_serve(args)
-
-
-def _collect_args(parser: argparse.ArgumentParser) -> None:
-    from addon.service import commands
-
-    commands.collect_arguments(parser)
-
-
-def _run_collect(args: argparse.Namespace) -> int:
-    from addon.service import commands
-
-    return commands.run_collect(args)
+    return call
 
 
 COMMANDS: list[Command] = [
     ("config", "validate and print the effective configuration", _config_cmd_args, _run_config),
-    ("generate", "render every generated file (rule files, Alertmanager example, ...)", _generate_args, _run_generate),
-    ("train", "fit the scorer's model on recorded normal traffic (CSV) and save it", _train_args, _run_train),
-    ("serve", "run the live scorer: read features from Prometheus, score, export the decision", _serve_args, _run_serve),
-    ("collect", "record the live features into a training CSV (one row per tick)", _collect_args, _run_collect),
-    ("backtest", "replay recorded series (CSV) through the scorer: timestamp,score,alert per tick", _backtest_args, _run_backtest),
+    ("generate", "render every generated file (rules, dashboards, Grafana files, manifests)",
+     _lazy("addon.generate", "add_arguments"), _lazy("addon.generate", "run")),
+    ("train", "fit the scorer's model on recorded normal traffic (CSV) and save it",
+     _lazy("addon.backtest", "train_arguments"), _lazy("addon.backtest", "run_train")),
+    ("serve", "run the live scorer: read features from Prometheus, score, export the decision",
+     _lazy("addon.service.commands", "serve_arguments"), _lazy("addon.service.commands", "run_serve")),
+    ("collect", "record the live features into a training CSV (one row per tick)",
+     _lazy("addon.service.commands", "collect_arguments"), _lazy("addon.service.commands", "run_collect")),
+    ("backtest", "replay recorded series (CSV) through the scorer: timestamp,score,alert per tick",
+     _lazy("addon.backtest", "backtest_arguments"), _lazy("addon.backtest", "run_backtest")),
 ]
 
 

@@ -13,34 +13,30 @@ from scripts.harness import (AlertmanagerServer, GunicornServer, PrometheusServe
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PrometheusServer]]:
-    """Start real Prometheus servers: ``prometheus_factory(scrape_configs=..., rule_files=...)``."""
-    started: list[PrometheusServer] = []
+def _factory(tmp_path: Path, server_class: type, name: str) -> Iterator[Callable[..., Any]]:
+    """Start servers of one class, each in its own directory; stop them all afterwards."""
+    started: list = []
 
-    def start(**kwargs: Any) -> PrometheusServer:
-        server = PrometheusServer(tmp_path / f"prometheus-{len(started)}", **kwargs)
+    def start(**kwargs: Any):
+        server = server_class(tmp_path / f"{name}-{len(started)}", **kwargs)
         started.append(server)
         return server.start()
 
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PrometheusServer]]:
+    """Start real Prometheus servers: ``prometheus_factory(scrape_configs=..., rule_files=...)``."""
+    yield from _factory(tmp_path, PrometheusServer, "prometheus")
 
 
 @pytest.fixture
 def gunicorn_factory(tmp_path: Path) -> Iterator[Callable[..., GunicornServer]]:
     """Start apps under real gunicorn: ``gunicorn_factory(app="pkg:create_app()", workers=2)``."""
-    started: list[GunicornServer] = []
-
-    def start(**kwargs: Any) -> GunicornServer:
-        server = GunicornServer(tmp_path / f"gunicorn-{len(started)}", **kwargs)
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.stop()
+    yield from _factory(tmp_path, GunicornServer, "gunicorn")
 
 
 @pytest.fixture

@@ -42,8 +42,9 @@ def _source(config: Config, observe=None) -> FeatureSource:
 
 def serve_arguments(parser: argparse.ArgumentParser) -> None:
     _config_args(parser)
-    parser.add_argument("--port", type=int, help="override scorer.listen_port")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--port", type=int, help="port of /metrics, /healthz and /readyz (default: scorer.listen_port)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="least severe log messages written to stderr (default: INFO)")
 
 
 def run_serve(args: argparse.Namespace) -> int:
