@@ -273,7 +273,28 @@ def test_requests_per_minute_bars_add_up_to_the_requests_sent(live):
     start = live["at"] - 60 * (int((live["at"] - live["started"]) // 60) + 1)
     result = live["prometheus"].query_range(expand(q.expr, ctx), start, live["at"], 60)
     bars = sum(float(v) for _, v in single_series(result)["values"])
-    assert bars == pytest.approx(increase(live), rel=0.05)
+    # Each bar is increase() over its own minute: the requests counted between the last
+    # scrape before a bar's edge and the first one after it are only partly extrapolated
+    # back in, so a loaded machine whose scrapes stall at an edge can lose up to those.
+    edges = [live["at"] - 60 * k for k in range(int((live["at"] - start) // 60) + 1)]
+    straddling = straddling_increase(live, edges)
+    assert increase(live) - straddling <= bars <= increase(live) * 1.05, (bars, increase(live), straddling)
+    assert straddling < increase(live) / 2  # the bound still says something
+
+
+def straddling_increase(live, edges) -> float:
+    """Requests counted between the last scrape before each edge and the first one after it."""
+    span = live["at"] - live["started"] + 120
+    raw = live["prometheus"].query(f'{COUNT}{{job="{CONFIG.app.job}"}}[{int(span)}s]', live["at"])
+    total = 0.0
+    for series in raw:
+        samples = [(float(t), float(v)) for t, v in series["values"]]
+        for edge in edges:
+            before = [v for t, v in samples if t <= edge]
+            after = [v for t, v in samples if t > edge]
+            if before and after:
+                total += after[0] - before[-1]
+    return total
 
 
 def single_series(result):
