@@ -83,9 +83,10 @@ def child(mode: str, ticks: int, prometheus_url: str | None, start: float) -> di
         config = config.replace("scorer", state_path=str(state))
         metrics = ScorerMetrics(CollectorRegistry(), config.scorer.features)
         source = FeatureSource(PrometheusAPI(prometheus_url), feature_queries(config), metrics.observe_query)
+        from addon.service.warm_start import WarmStart
+
         service = ScorerService(config, source, metrics, clock=lambda: train[-1][0])
-        service.detector = Detector.fit(config.scorer, train)  # same model as bare: the tick is measured
-        service.metrics.warm.set(1)
+        service._adopt(WarmStart(Detector.fit(config.scorer, train), "csv"))  # same model as bare
         cpu = time.process_time()
         outcomes = [service.tick(t) for t, _ in live]
         cpu = time.process_time() - cpu

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import threading
@@ -106,6 +107,10 @@ class ScorerService:
                  warm.detector.ticks_learned)
         self.metrics.warm.set(1)
         self.metrics.threshold.set(warm.detector.threshold)
+        # The model is tens of thousands of long-lived objects that ticks update in place:
+        # keep them out of the garbage collector's full passes, which every tick's HTTP and
+        # JSON garbage would otherwise trigger (measured by scripts/bench_scorer.py).
+        gc.freeze()
         self.metrics.info.info({"version": __version__, "config_digest": self.config.digest(),
                                 "warm_start": warm.source})
         if warm.source != "state":
