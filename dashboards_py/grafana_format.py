@@ -95,6 +95,12 @@ class _Checker:
             return False
         return self.need(doc_obj.get("apiVersion") == 1, "apiVersion", "apiVersion must be 1", doc)
 
+    def no_policies(self, document: dict) -> None:
+        """An add-on ships no notification policies, whatever the file."""
+        if "policies" in document:
+            self.fail("policies", "notification policies replace the organisation's whole routing tree: not shipped",
+                      "policies")
+
 
 # --- alert rules -------------------------------------------------------------------------
 
@@ -104,9 +110,7 @@ def check_alert_rules(document: Any) -> list[Problem]:
     c = _Checker()
     if not c.api_version(document, "alert-rules"):
         return c.problems
-    if "policies" in document:
-        c.fail("policies", "notification policies replace the organisation's whole routing tree: not shipped",
-               "policies")
+    c.no_policies(document)
     groups = document.get("groups")
     if not c.need(isinstance(groups, list) and groups, "groups", "must be a non-empty list", "alert-rules"):
         return c.problems
@@ -302,9 +306,7 @@ def check_contact_points(document: Any) -> list[Problem]:
     c = _Checker()
     if not c.api_version(document, "contact-points"):
         return c.problems
-    if "policies" in document:
-        c.fail("policies", "notification policies replace the organisation's whole routing tree: not shipped",
-               "policies")
+    c.no_policies(document)
     points = document.get("contactPoints")
     if not c.need(isinstance(points, list) and points, "contactPoints", "must be a non-empty list", "contact-points"):
         return c.problems
