@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from addon import metric_names as m
 from addon.config import Config
-from dashboards_py.panels import SELECTOR, Board, Query, prometheus_annotation, stat, template_variables, timeseries
+from dashboards_py.panels import (SELECTOR, Board, Query, module_dashboard,
+                                    prometheus_annotation, stat, template_variables, timeseries)
 
 TITLE = "Vigilante / Anomaly detection"
 
@@ -110,10 +111,4 @@ def build(config: Config, slug: str) -> Board:
     return board
 
 
-def __getattr__(name: str):
-    # grafanalib's `generate-dashboard` reads a module-level `dashboard`; built on demand.
-    if name == "dashboard":
-        from addon.config import load_config
-
-        return build(load_config(), "anomaly").dashboard()
-    raise AttributeError(name)
+__getattr__ = module_dashboard(build, "anomaly")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from addon import metric_names as m
 from addon.config import Config
-from dashboards_py.panels import SELECTOR, Board, Query, prometheus_annotation, stat, table, template_variables, timeseries
+from dashboards_py.panels import (SELECTOR, Board, Query, module_dashboard,
+                                    prometheus_annotation, stat, table, template_variables, timeseries)
 from rules import slo
 from rules.recording import DASHBOARD_WINDOW, RecordedSeries
 
@@ -170,11 +171,4 @@ def build(config: Config, slug: str) -> Board:
     return board
 
 
-def __getattr__(name: str):
-    # grafanalib's `generate-dashboard` reads a module-level `dashboard`; build it on demand so that
-    # importing this file reads no configuration.
-    if name == "dashboard":
-        from addon.config import load_config
-
-        return build(load_config(), "overview").dashboard()
-    raise AttributeError(name)
+__getattr__ = module_dashboard(build, "overview")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import attr
 from grafanalib import core as g
@@ -249,6 +249,22 @@ class Board:
                                    includeVars=False, keepTime=True)],
             panels=self.panels,
         ).auto_panel_ids()
+
+
+def module_dashboard(build: Callable[[Config, str], Any], slug: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` giving grafanalib's ``generate-dashboard`` the ``dashboard`` it reads.
+
+    The dashboard is built on demand, so importing a ``*.dashboard.py`` file reads no configuration.
+    """
+
+    def module_getattr(name: str) -> Any:
+        if name == "dashboard":
+            from addon.config import load_config
+
+            return build(load_config(), slug).dashboard()
+        raise AttributeError(name)
+
+    return module_getattr
 
 
 def dashboard_uid(config: Config, slug: str) -> str:

@@ -9,7 +9,7 @@ have data only in a cluster. The selectors are the ones the saturation alerts us
 from __future__ import annotations
 
 from addon.config import Config
-from dashboards_py.panels import Board, Query, template_variables, timeseries
+from dashboards_py.panels import Board, Query, module_dashboard, template_variables, timeseries
 from rules.recording import DASHBOARD_WINDOW, RecordedSeries
 
 TITLE = "Vigilante / Flask service resources (Kubernetes)"
@@ -86,10 +86,4 @@ def build(config: Config, slug: str) -> Board:
     return board
 
 
-def __getattr__(name: str):
-    # grafanalib's `generate-dashboard` reads a module-level `dashboard`; built on demand.
-    if name == "dashboard":
-        from addon.config import load_config
-
-        return build(load_config(), "resources").dashboard()
-    raise AttributeError(name)
+__getattr__ = module_dashboard(build, "resources")
