@@ -276,9 +276,12 @@ def test_requests_per_minute_bars_add_up_to_the_requests_sent(live):
     # Each bar is increase() over its own minute: the requests counted between the last
     # scrape before a bar's edge and the first one after it are only partly extrapolated
     # back in, so a loaded machine whose scrapes stall at an edge can lose up to those.
+    # Upwards, increase() extrapolates every series of every bar by up to 1.1 scrape
+    # intervals at each end; with a dozen route/status series starting mid-minute that was
+    # seen to add 5.3 %, so the upper bound is 10 %.
     edges = [live["at"] - 60 * k for k in range(int((live["at"] - start) // 60) + 1)]
     straddling = straddling_increase(live, edges)
-    assert increase(live) - straddling <= bars <= increase(live) * 1.05, (bars, increase(live), straddling)
+    assert increase(live) - straddling <= bars <= increase(live) * 1.10, (bars, increase(live), straddling)
     assert straddling < increase(live) / 2  # the bound still says something
 
 
