@@ -1,6 +1,6 @@
 # The demo app (app_under_test/) under gunicorn, instrumented by the add-on installed from this
 # repository. Build from the repository root; the tag is the one version number:
-#   docker build -f Dockerfile.app -t ghcr.io/vigilante/vigilante-app:"$(python3 -c 'import addon; print(addon.__version__)')" .
+#   docker build -f Dockerfile.app -t ghcr.io/vigilante/vigilante-app:"$(python3 -c 'import vigilante; print(vigilante.__version__)')" .
 #
 # The base image is pinned by digest (python:3.11.10-slim-bookworm); refresh both FROM lines with
 #   docker buildx imagetools inspect python:3.11-slim-bookworm --format '{{json .Manifest.Digest}}'
@@ -11,7 +11,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml setup.cfg README.md ./
+# The package is one `vigilante` built from its three folders.
 COPY addon/ addon/
+COPY rules/ rules/
+COPY dashboards_py/ dashboards_py/
 RUN /opt/venv/bin/pip install --no-cache-dir ".[app]"
 
 FROM python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16
@@ -33,4 +36,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
 # One process with threads (see README "Benchmarks"). For several workers, add
 # `--workers N` and set PROMETHEUS_MULTIPROC_DIR (manifests/components/multiprocess does both
 # halves in Kubernetes but the worker count); the hooks module is loaded either way.
-CMD ["gunicorn", "--config", "python:addon.gunicorn_hooks", "--bind", "0.0.0.0:8000", "--workers", "1", "--threads", "4", "--worker-tmp-dir", "/tmp", "--access-logfile", "-", "app_under_test:create_app()"]
+CMD ["gunicorn", "--config", "python:vigilante.gunicorn_hooks", "--bind", "0.0.0.0:8000", "--workers", "1", "--threads", "4", "--worker-tmp-dir", "/tmp", "--access-logfile", "-", "app_under_test:create_app()"]

@@ -18,14 +18,14 @@ import sys
 import tempfile
 import time
 
-from addon.cli import UserError, _config_args
-from addon.config import load_config
+from vigilante.cli import UserError, _config_args
+from vigilante.config import load_config
 
 PROGRESS_EVERY_SECONDS = 5.0
 
 
 def _load(args: argparse.Namespace):
-    from addon.scorer.series import SeriesError, read_series
+    from vigilante.scorer.series import SeriesError, read_series
 
     cfg = load_config(args.config)
     try:
@@ -36,7 +36,7 @@ def _load(args: argparse.Namespace):
 
 
 def _fit(cfg, records):
-    from addon.scorer import Detector, TrainingError
+    from vigilante.scorer import Detector, TrainingError
 
     try:
         return Detector.fit(cfg.scorer, [(ts, values) for ts, _, values in records])

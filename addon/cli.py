@@ -12,8 +12,8 @@ import importlib
 import sys
 from typing import Callable, Sequence
 
-from addon import __version__
-from addon.config import ConfigError, describe, load_config
+from vigilante import __version__
+from vigilante.config import ConfigError, describe, load_config
 
 
 class UserError(Exception):
@@ -56,15 +56,15 @@ def _lazy(module: str, function: str) -> Callable:
 COMMANDS: list[Command] = [
     ("config", "validate and print the effective configuration", _config_cmd_args, _run_config),
     ("generate", "render every generated file (rules, dashboards, Grafana files, manifests)",
-     _lazy("addon.generate", "add_arguments"), _lazy("addon.generate", "run")),
+     _lazy("vigilante.generate", "add_arguments"), _lazy("vigilante.generate", "run")),
     ("train", "fit the scorer's model on recorded normal traffic (CSV) and save it",
-     _lazy("addon.backtest", "train_arguments"), _lazy("addon.backtest", "run_train")),
+     _lazy("vigilante.backtest", "train_arguments"), _lazy("vigilante.backtest", "run_train")),
     ("serve", "run the live scorer: read features from Prometheus, score, export the decision",
-     _lazy("addon.service.commands", "serve_arguments"), _lazy("addon.service.commands", "run_serve")),
+     _lazy("vigilante.service.commands", "serve_arguments"), _lazy("vigilante.service.commands", "run_serve")),
     ("collect", "record the live features into a training CSV (one row per tick)",
-     _lazy("addon.service.commands", "collect_arguments"), _lazy("addon.service.commands", "run_collect")),
+     _lazy("vigilante.service.commands", "collect_arguments"), _lazy("vigilante.service.commands", "run_collect")),
     ("backtest", "replay recorded series (CSV) through the scorer: timestamp,score,alert per tick",
-     _lazy("addon.backtest", "backtest_arguments"), _lazy("addon.backtest", "run_backtest")),
+     _lazy("vigilante.backtest", "backtest_arguments"), _lazy("vigilante.backtest", "run_backtest")),
 ]
 
 

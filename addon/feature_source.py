@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from addon.prometheus_api import PrometheusAPI, PrometheusQueryError
+from vigilante.prometheus_api import PrometheusAPI, PrometheusQueryError
 
 Values = dict[str, "float | None"]
 
@@ -74,7 +74,7 @@ class FeatureSource:
     def at(self, timestamp: float) -> FeatureRow:
         """Evaluate every query at ``timestamp``.
 
-        Raises :class:`~addon.prometheus_api.PrometheusUnavailable` when Prometheus cannot
+        Raises :class:`~vigilante.prometheus_api.PrometheusUnavailable` when Prometheus cannot
         be reached: the caller decides whether that tick is skipped.
         """
         by_feature = self._split(self._timed(self.api.query, self.combined, timestamp))

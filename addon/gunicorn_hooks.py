@@ -10,11 +10,11 @@ adds them up. Two things must happen outside the workers:
 
 Use this module as a gunicorn configuration module, or import the hooks into yours::
 
-    PROMETHEUS_MULTIPROC_DIR=/tmp/metrics gunicorn -c python:addon.gunicorn_hooks \\
+    PROMETHEUS_MULTIPROC_DIR=/tmp/metrics gunicorn -c python:vigilante.gunicorn_hooks \\
         --workers 4 'myapp:create_app()'
 
     # or, in your gunicorn.conf.py
-    from addon.gunicorn_hooks import child_exit, on_starting, when_ready  # noqa: F401
+    from vigilante.gunicorn_hooks import child_exit, on_starting, when_ready  # noqa: F401
 
 ``PROMETHEUS_MULTIPROC_DIR`` must be set in the environment before gunicorn starts
 (``prometheus_client`` reads it when first imported); in Kubernetes point it at an

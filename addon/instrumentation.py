@@ -16,12 +16,12 @@ Two ways to run under gunicorn are supported, chosen by the environment exactly 
 
 - one worker process with threads: the plain registry, ``/metrics`` served by the app;
 - several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to a writable, empty directory
-  and use the hooks in :mod:`addon.gunicorn_hooks`; ``/metrics`` (same port) then adds up
+  and use the hooks in :mod:`vigilante.gunicorn_hooks`; ``/metrics`` (same port) then adds up
   every worker's samples.
 
 >>> from flask import Flask
 >>> from prometheus_client import CollectorRegistry
->>> from addon.config import load_config
+>>> from vigilante.config import load_config
 >>> app = Flask("shop")
 >>> @app.route("/item/<int:item_id>")
 ... def item(item_id):
@@ -45,9 +45,9 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from addon import __version__ as ADDON_VERSION
-from addon.config import AppConfig, Config, load_config
-from addon.gunicorn_hooks import MULTIPROC_DIR_ENV
+from vigilante import __version__ as ADDON_VERSION
+from vigilante.config import AppConfig, Config, load_config
+from vigilante.gunicorn_hooks import MULTIPROC_DIR_ENV
 
 if TYPE_CHECKING:  # the exporter imports Flask; keep this module cheap to import
     from flask import Flask

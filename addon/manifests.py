@@ -12,7 +12,7 @@ Files produced elsewhere by ``vigilante generate`` (rule files, dashboards, Graf
 files) are *mirrored*: the copy under ``manifests/`` is byte for byte the other target's
 text, because kustomize only reads files below the kustomization that names them.
 
-    >>> from addon.config import Config
+    >>> from vigilante.config import Config
     >>> cfg = Config()
     >>> pieces = {t.path: t for t in targets([])}
     >>> "manifests/overlays/standalone/monitoring/generated/prometheus.yml" in pieces
@@ -30,10 +30,10 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from addon import __version__
-from addon.config import Config, ConfigError
-from addon.generate import Target
-from addon.scrape_config import (KUBE_STATE_METRICS_POD_SELECTOR, KUBE_STATE_METRICS_PORT, SCORER_METRICS_PORT,
+from vigilante import __version__
+from vigilante.config import Config, ConfigError
+from vigilante.generate import Target
+from vigilante.scrape_config import (KUBE_STATE_METRICS_POD_SELECTOR, KUBE_STATE_METRICS_PORT, SCORER_METRICS_PORT,
                                  SCORER_POD_SELECTOR, kubernetes_scrape_configs, prometheus_config)
 
 SOURCE = "addon/manifests.py"
@@ -103,7 +103,7 @@ def prometheus_retention(config: Config) -> str:
     The longest burn-rate window must fit, plus a day so the alert has history on day one
     of a restart; the scorer's bootstrap (its training rows) reads far less.
     """
-    from rules.slo import duration_seconds, ratio_windows
+    from vigilante.rules.slo import duration_seconds, ratio_windows
 
     longest = max(duration_seconds(w) for w in ratio_windows())
     needed = math.ceil(longest / 86400) + 1
@@ -201,7 +201,7 @@ MULTIPROC_DIR = "/run/prometheus-multiproc"
 def multiprocess_component(config: Config) -> dict[str, Any]:
     """For apps run with several gunicorn worker processes: a memory-backed, per-pod metrics directory.
 
-    The app's gunicorn must load :mod:`addon.gunicorn_hooks` (``-c python:addon.gunicorn_hooks``).
+    The app's gunicorn must load :mod:`vigilante.gunicorn_hooks` (``-c python:vigilante.gunicorn_hooks``).
     """
     k = config.kubernetes
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "attached-app"}, "spec": {

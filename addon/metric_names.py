@@ -6,7 +6,7 @@ fire on :data:`DECISION`, so the live alert, the backtest and the dashboard agre
 
 SCORE = "vigilante_anomaly_score"
 """Anomaly score of the last tick, 0 or more; higher is more anomalous. It reads as "how many
-times rarer than the rarest training ticks" (see :mod:`addon.scorer.detector`): normal
+times rarer than the rarest training ticks" (see :mod:`vigilante.scorer.detector`): normal
 traffic stays below about 1, and the threshold sits above that."""
 
 THRESHOLD = "vigilante_anomaly_threshold"
@@ -38,7 +38,7 @@ LEARN_SKIPPED = "vigilante_model_learn_skipped_total"
 
 TICKS = "vigilante_ticks_total"
 """Counter, label ``result``: ticks run, by outcome: ``scored``, ``gap``, ``prometheus_unavailable``,
-``query_error``, ``not_warm``, ``error`` (see :mod:`addon.service.metrics`)."""
+``query_error``, ``not_warm``, ``error`` (see :mod:`vigilante.service.metrics`)."""
 
 QUERY_ERRORS = "vigilante_prometheus_query_errors_total"
 """Counter: feature queries to Prometheus that failed (HTTP error, timeout, bad answer)."""

@@ -9,7 +9,7 @@
 Both give the app's and the scorer's series the same ``job``, ``namespace`` and ``pod``
 labels, so every recording rule, panel and alert works unchanged in both::
 
-    >>> from addon.config import Config
+    >>> from vigilante.config import Config
     >>> cfg = Config()
     >>> [job["job_name"] for job in kubernetes_scrape_configs(cfg)]
     ['ticket-app', 'vigilante-scorer', 'kubelet', 'kube-state-metrics']
@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from addon.config import Config
+from vigilante.config import Config
 
 SCORER_POD_SELECTOR = "app.kubernetes.io/name=vigilante-scorer"
 """Label our scorer manifests put on the scorer's pod."""

@@ -4,7 +4,7 @@ Configuration comes, in order, from defaults, ``TICKETS_*`` environment variable
 (``TICKETS_SECRET_KEY``, ``TICKETS_MAX_TICKETS_PER_ORDER`` ...; values read as JSON when
 they parse), ``DATABASE_URL``, the fault-injection variables (:mod:`app_under_test.faults`),
 and finally the ``config`` mapping passed in (tests). ``config["VIGILANTE"]`` may hold an
-:class:`addon.config.Config`; else it is loaded from ``$VIGILANTE_CONFIG``/``VIGILANTE_*``.
+:class:`vigilante.config.Config`; else it is loaded from ``$VIGILANTE_CONFIG``/``VIGILANTE_*``.
 
 Run it::
 
@@ -23,9 +23,9 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from addon import __version__ as VERSION
-from addon.config import Config, load_config
-from addon.instrumentation import instrument
+from vigilante import __version__ as VERSION
+from vigilante.config import Config, load_config
+from vigilante.instrumentation import instrument
 
 DEFAULTS: dict[str, Any] = {
     "VERSION": VERSION,

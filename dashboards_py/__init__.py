@@ -2,17 +2,17 @@
 
 - ``*.dashboard.py``: one grafanalib dashboard each, built by ``build(config, slug)``; the file
   name is the slug, and the dashboard uid is ``<grafana.uid_prefix>-<slug>``;
-- :mod:`dashboards_py.panels`: the shared building blocks (queries, panels, variables, layout);
-- :mod:`dashboards_py.grafana_alerts`: the alerts of :mod:`rules.alerts` in Grafana's
+- :mod:`vigilante.dashboards.panels`: the shared building blocks (queries, panels, variables, layout);
+- :mod:`vigilante.dashboards.grafana_alerts`: the alerts of :mod:`vigilante.rules.alerts` in Grafana's
   file-provisioning shape;
-- :mod:`dashboards_py.provisioning`: datasource, dashboard provider and contact-point files;
-- :mod:`dashboards_py.grafana_format`: structural checks of every file against Grafana's formats;
-- :mod:`dashboards_py.interpolation`: template variables expanded the way Grafana does, so tests run
+- :mod:`vigilante.dashboards.provisioning`: datasource, dashboard provider and contact-point files;
+- :mod:`vigilante.dashboards.grafana_format`: structural checks of every file against Grafana's formats;
+- :mod:`vigilante.dashboards.interpolation`: template variables expanded the way Grafana does, so tests run
   every query against the real Prometheus.
 
 The outputs are written to ``dashboards_py/generated/`` by ``vigilante generate``.
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> sorted(build_dashboards(load_config(env={})))
     ['anomaly', 'overview', 'resources']
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from addon.config import Config
+from vigilante.config import Config
 
 DASHBOARD_DIR = Path(__file__).resolve().parent
 DASHBOARD_SUFFIX = ".dashboard.py"
@@ -48,7 +48,7 @@ def slug_of(path: Path) -> str:
 
 def load_definition(path: Path) -> ModuleType:
     """Import one ``*.dashboard.py`` file (its name is not a module name, so by path)."""
-    spec = importlib.util.spec_from_file_location(f"dashboards_py._definitions.{slug_of(path)}", path)
+    spec = importlib.util.spec_from_file_location(f"vigilante.dashboards._definitions.{slug_of(path)}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -73,7 +73,7 @@ def dashboard_model(dashboard: Any, slug: str, marker: str) -> dict[str, Any]:
 
 def dashboard_json(config: Config, slug: str) -> str:
     """The generated JSON file of dashboard ``slug``."""
-    from addon.generate import header
+    from vigilante.generate import header
 
     marker = header(f"dashboards_py/{slug}{DASHBOARD_SUFFIX}", config, comment="").replace("\n ", " ").strip()
     path = DASHBOARD_DIR / f"{slug}{DASHBOARD_SUFFIX}"
@@ -82,13 +82,13 @@ def dashboard_json(config: Config, slug: str) -> str:
 
 
 def checked(render: Callable[[Config], str], kind: str, path: str) -> Callable[[Config], str]:
-    """``render``, refusing to write a file that fails its :mod:`~dashboards_py.grafana_format` check."""
+    """``render``, refusing to write a file that fails its :mod:`~vigilante.dashboards.grafana_format` check."""
 
     def render_checked(config: Config) -> str:
         import yaml
 
-        from addon.cli import UserError
-        from dashboards_py import grafana_format
+        from vigilante.cli import UserError
+        from vigilante.dashboards import grafana_format
 
         text = render(config)
         problems = grafana_format.CHECKS[kind](json.loads(text) if path.endswith(".json") else yaml.safe_load(text))
@@ -101,10 +101,10 @@ def checked(render: Callable[[Config], str], kind: str, path: str) -> Callable[[
 
 
 def generation_targets() -> list:
-    """The files ``vigilante generate`` writes from this package (registered in :mod:`addon.generate`);
+    """The files ``vigilante generate`` writes from this package (registered in :mod:`vigilante.generate`);
     each is checked against Grafana's documented format before it is written."""
-    from addon.generate import Target
-    from dashboards_py import grafana_alerts, provisioning
+    from vigilante.generate import Target
+    from vigilante.dashboards import grafana_alerts, provisioning
 
     targets = []
     for p in dashboard_files():

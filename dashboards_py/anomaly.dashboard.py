@@ -8,9 +8,9 @@ Firing alerts and decisions are drawn as annotations.
 
 from __future__ import annotations
 
-from addon import metric_names as m
-from addon.config import Config
-from dashboards_py.panels import (SELECTOR, Board, Query, module_dashboard,
+from vigilante import metric_names as m
+from vigilante.config import Config
+from vigilante.dashboards.panels import (SELECTOR, Board, Query, module_dashboard,
                                     prometheus_annotation, stat, template_variables, timeseries)
 
 TITLE = "Vigilante / Anomaly detection"

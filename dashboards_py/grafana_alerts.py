@@ -1,4 +1,4 @@
-"""The alerts of :mod:`rules.alerts`, rendered as Grafana-managed alert rules for file provisioning.
+"""The alerts of :mod:`vigilante.rules.alerts`, rendered as Grafana-managed alert rules for file provisioning.
 
 Every alert expression is a *filter*: it returns a series exactly while its condition holds. Grafana
 fires on a threshold, so each rule runs the expression twice:
@@ -19,7 +19,7 @@ grafanalib 0.7.1 builds the queries (:class:`~grafanalib.core.Target`,
 threshold expression; file provisioning reads neither. :func:`file_rule` lifts the rule into the
 file shape, and :func:`threshold` adds ``C``.
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> doc = alert_rules(load_config(env={}))
     >>> rule = {r["title"]: r for g in doc["groups"] for r in g["rules"]}["VigilanteAnomalyDetected"]
     >>> rule["uid"], rule["condition"], [d["refId"] for d in rule["data"]]
@@ -35,8 +35,8 @@ from typing import Any
 
 from grafanalib import core as g
 
-from addon.config import Config
-from rules.alerts import Alert, alerts
+from vigilante.config import Config
+from vigilante.rules.alerts import Alert, alerts
 
 EXPR_DATASOURCE = "__expr__"
 """Datasource uid of Grafana's server-side expressions (grafanalib writes the legacy ``-100``)."""
@@ -53,8 +53,8 @@ PROMETHEUS_VALUE = re.compile(r"\$value\b(?!s)")
 def rule_uid(config: Config, alert: Alert) -> str:
     """``<uid_prefix>-<name in kebab case, without the common prefix>``: stable while neither is renamed.
 
-    >>> from addon.config import load_config
-    >>> from rules.alerts import alerts
+    >>> from vigilante.config import load_config
+    >>> from vigilante.rules.alerts import alerts
     >>> a = {a.name: a for a in alerts(load_config(env={}))}["VigilanteContainerMemoryNearLimit"]
     >>> rule_uid(load_config(env={}), a)
     'vigilante-container-memory-near-limit'
@@ -201,6 +201,6 @@ def alert_rules(config: Config) -> dict[str, Any]:
 
 def alert_rules_yaml(config: Config) -> str:
     """The alert-rules file body (the generator adds the header)."""
-    from rules.render import dump_yaml
+    from vigilante.rules.render import dump_yaml
 
     return dump_yaml(alert_rules(config))

@@ -9,12 +9,12 @@ and the app's business counters. Kubernetes resources are on the ``resources`` d
 
 from __future__ import annotations
 
-from addon import metric_names as m
-from addon.config import Config
-from dashboards_py.panels import (SELECTOR, Board, Query, module_dashboard,
+from vigilante import metric_names as m
+from vigilante.config import Config
+from vigilante.dashboards.panels import (SELECTOR, Board, Query, module_dashboard,
                                     prometheus_annotation, stat, table, template_variables, timeseries)
-from rules import slo
-from rules.recording import DASHBOARD_WINDOW, RecordedSeries
+from vigilante.rules import slo
+from vigilante.rules.recording import DASHBOARD_WINDOW, RecordedSeries
 
 TITLE = "Vigilante / Flask service"
 

@@ -3,12 +3,12 @@ descriptions, template variables, and a board that lays panels out and numbers t
 
 Every panel states where its data comes from, so a reader knows what it costs and when it has data:
 
-- ``recorded``: recording rules of :mod:`rules.recording` (cheap, fixed windows; no ``$__rate_interval``);
+- ``recorded``: recording rules of :mod:`vigilante.rules.recording` (cheap, fixed windows; no ``$__rate_interval``);
 - ``raw``: the exporter's raw series, with ``$__rate_interval`` (or ``$__interval`` for per-bucket bars);
 - ``kubernetes``: cAdvisor / kube-state-metrics series, which only exist in a cluster;
-- ``scorer``: the anomaly scorer's own metrics (:mod:`addon.metric_names`).
+- ``scorer``: the anomaly scorer's own metrics (:mod:`vigilante.metric_names`).
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> board = Board(load_config(env={}), "overview", "Example", "An example board.", [])
     >>> p = board.add(timeseries("Requests", "All requests.", "reqps", "recorded",
     ...                          [Query('namespace_job:flask_http_requests:rate5m{job="$job"}', "{{job}}")]))
@@ -25,8 +25,8 @@ from typing import Any, Callable, Sequence
 import attr
 from grafanalib import core as g
 
-from addon.config import Config
-from rules.panels import PANELS
+from vigilante.config import Config
+from vigilante.rules.panels import PANELS
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 """Every panel and query reads the datasource the ``datasource`` variable selects."""
@@ -182,7 +182,7 @@ SELECTOR = 'namespace="$namespace", job="$job"'
 class Board:
     """Lays panels out left to right in rows of 24 columns and gives them stable ids.
 
-    A panel an alert links to (``link``, a key of :data:`rules.panels.PANELS`) takes the title and
+    A panel an alert links to (``link``, a key of :data:`vigilante.rules.panels.PANELS`) takes the title and
     id fixed there, so the alert's ``dashboard_url`` and Grafana's ``panelId`` open it; the others
     are numbered by :meth:`grafanalib.core.Dashboard.auto_panel_ids`, in order.
     """
@@ -259,7 +259,7 @@ def module_dashboard(build: Callable[[Config, str], Any], slug: str) -> Callable
 
     def module_getattr(name: str) -> Any:
         if name == "dashboard":
-            from addon.config import load_config
+            from vigilante.config import load_config
 
             return build(load_config(), slug).dashboard()
         raise AttributeError(name)
@@ -270,7 +270,7 @@ def module_dashboard(build: Callable[[Config, str], Any], slug: str) -> Callable
 def dashboard_uid(config: Config, slug: str) -> str:
     """``<grafana.uid_prefix>-<slug>``: stable as long as neither is renamed (Grafana allows 40 characters).
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> dashboard_uid(load_config(env={}), "overview")
     'vigilante-overview'
     """

@@ -10,7 +10,7 @@ example contact point.
   addresses come from the environment when Grafana starts. No notification policy is shipped:
   a provisioned policy tree replaces the organisation's whole routing tree.
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> datasource(load_config(env={}))["datasources"][0]["jsonData"]
     {'timeInterval': '15s', 'httpMethod': 'POST'}
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from addon.config import Config
+from vigilante.config import Config
 
 WEBHOOK_URL_ENV = "VIGILANTE_ALERT_WEBHOOK_URL"
 WEBHOOK_USER_ENV = "VIGILANTE_ALERT_WEBHOOK_USER"
@@ -102,7 +102,7 @@ def contact_points(config: Config) -> dict[str, Any]:
 
 
 def _yaml(data: dict[str, Any], preamble: str = "") -> str:
-    from rules.render import dump_yaml
+    from vigilante.rules.render import dump_yaml
 
     return preamble + dump_yaml(data)
 

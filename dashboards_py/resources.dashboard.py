@@ -8,9 +8,9 @@ have data only in a cluster. The selectors are the ones the saturation alerts us
 
 from __future__ import annotations
 
-from addon.config import Config
-from dashboards_py.panels import Board, Query, module_dashboard, template_variables, timeseries
-from rules.recording import DASHBOARD_WINDOW, RecordedSeries
+from vigilante.config import Config
+from vigilante.dashboards.panels import Board, Query, module_dashboard, template_variables, timeseries
+from vigilante.rules.recording import DASHBOARD_WINDOW, RecordedSeries
 
 TITLE = "Vigilante / Flask service resources (Kubernetes)"
 

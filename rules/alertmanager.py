@@ -8,7 +8,7 @@
 
 Checked with ``amtool check-config`` and ``amtool config routes test`` in the tests.
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> cfg = alertmanager_config(load_config(env={}))
     >>> [r["name"] for r in cfg["receivers"]]
     ['default', 'tickets-page', 'tickets-ticket']
@@ -16,7 +16,7 @@ Checked with ``amtool check-config`` and ``amtool config routes test`` in the te
 
 from __future__ import annotations
 
-from addon.config import Config
+from vigilante.config import Config
 
 APP_DOWN_ALERTS = ("VigilanteAppDown", "VigilanteAppAbsent")
 """Alerts meaning the app itself is gone."""
@@ -95,6 +95,6 @@ def alertmanager_config(config: Config) -> dict:
 
 
 def alertmanager_yaml(config: Config) -> str:
-    from rules.render import dump_yaml
+    from vigilante.rules.render import dump_yaml
 
     return dump_yaml(alertmanager_config(config))

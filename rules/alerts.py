@@ -5,7 +5,7 @@ templated description, the runbook anchor and the dashboard panel it links to. E
 expression is a *filter*: it returns series only while the condition holds, so the same
 expression serves Prometheus (fires while non-empty for ``for_``) and Grafana.
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> by_name = {a.name: a for a in alerts(load_config(env={}))}
     >>> a = by_name["VigilanteAnomalyDetected"]
     >>> a.expr
@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from addon import metric_names
-from addon.config import Config
-from rules import slo
-from rules.panels import PANELS, Panel
-from rules.recording import DASHBOARD_WINDOW, RecordedSeries
+from vigilante import metric_names
+from vigilante.config import Config
+from vigilante.rules import slo
+from vigilante.rules.panels import PANELS, Panel
+from vigilante.rules.recording import DASHBOARD_WINDOW, RecordedSeries
 
 SEVERITIES = ("critical", "warning", "info")
 PREFIX = "Vigilante"
@@ -49,7 +49,7 @@ class Alert:
     description: str
     """Go template: may use ``$labels`` and ``$value``."""
     panel: str
-    """Key of :data:`rules.panels.PANELS` showing what the alert fires on."""
+    """Key of :data:`vigilante.rules.panels.PANELS` showing what the alert fires on."""
     labels: dict[str, str] = field(default_factory=dict)
     """Static labels besides severity and the routing labels."""
 

@@ -5,7 +5,7 @@ are fixed here rather than left to ``auto_panel_ids()`` so the links (and Grafan
 ``__dashboardUid__`` / ``__panelId__`` rule annotations) stay valid across regenerations;
 the dashboards give these panels exactly these ids.
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> PANELS["error_ratio"].url(load_config(env={}))
     'http://localhost:3000/d/vigilante-overview?viewPanel=2'
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from addon.config import Config
+from vigilante.config import Config
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ dashboard panel needs it), so pods can come and go without changing what is reco
 follow ``level:metric:operations``; :class:`RecordedSeries` is the one place they are
 spelled, and dashboards, alerts and the scorer ask it for them:
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> names = RecordedSeries(load_config(env={}))
     >>> names.requests("1m")
     'namespace_job:flask_http_requests:rate1m'
@@ -31,7 +31,7 @@ Behaviour at the edges (tested in ``rules/tests/flask_http_requests.test.yml``):
   the remaining pods is unaffected.
 
 Windows: ``1m`` for alerts and the scorer, ``5m`` for dashboards, and the burn-rate windows
-of :mod:`rules.slo`. Ratios longer than 5m are built from the recorded 5m rates with
+of :mod:`vigilante.rules.slo`. Ratios longer than 5m are built from the recorded 5m rates with
 ``avg_over_time`` -- numerator and denominator averaged separately, then divided -- so a 3-day
 ratio reads one series per (namespace, job) instead of every pod's raw counters. Two costs of
 that choice, both small against windows of 30m and more: the long window trails the raw one by
@@ -47,8 +47,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from addon.config import Config, ConfigError
-from rules import slo
+from vigilante.config import Config, ConfigError
+from vigilante.rules import slo
 
 SHORT_WINDOW = "1m"
 """Window of the series alerts and the scorer read."""
@@ -255,7 +255,7 @@ def feature_queries(config: Config) -> dict[str, str]:
     The live scorer uses these unless the configuration names other queries; each returns
     one series (or none, a gap) for the configured namespace and job.
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> q = feature_queries(load_config(env={}))
     >>> sorted(q)
     ['client_errors_per_second', 'error_ratio', 'errors_per_second', 'latency_p50_seconds', 'latency_p95_seconds', 'latency_p99_seconds', 'requests_per_second']

@@ -3,7 +3,7 @@
 Output is deterministic: same configuration and version, same bytes. Multi-line expressions
 are written as YAML block scalars so the files read like hand-written rules.
 
-    >>> from addon.config import load_config
+    >>> from vigilante.config import load_config
     >>> text = alerting_rules_yaml(load_config(env={}))
     >>> "alert: VigilanteAppDown" in text
     True
@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from addon.config import Config
-from rules.alerts import Alert, alerts
-from rules.recording import recording_groups
+from vigilante.config import Config
+from vigilante.rules.alerts import Alert, alerts
+from vigilante.rules.recording import recording_groups
 
 
 class _BlockDumper(yaml.SafeDumper):

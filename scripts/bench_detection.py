@@ -4,7 +4,7 @@ For every seed, a scenario (scripts/scenarios.py) of ``--days`` days of 15 s tic
 generated; the first day is the training set of every method. Methods, each calibrated on
 the same training rows:
 
-- ``scorer``: :class:`addon.scorer.Detector` with the shipped defaults (or ``--config``);
+- ``scorer``: :class:`vigilante.scorer.Detector` with the shipped defaults (or ``--config``);
 - ``static``: per-feature thresholds at the training min/max widened by a factor;
 - ``zscore``: per-feature rolling z-score over the last hour (learns everything);
 - ``original``: the original thesis' method: errors/min and requests/min as raw counts,
@@ -44,8 +44,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from addon.config import load_config  # noqa: E402
-from addon.scorer import Detector  # noqa: E402
+from vigilante.config import load_config  # noqa: E402
+from vigilante.scorer import Detector  # noqa: E402
 from scripts.scenarios import ANOMALY_KINDS, FEATURES, NORMAL_KINDS, TICKS_PER_DAY, Scenario, generate  # noqa: E402
 
 GRACE_TICKS = 8

@@ -4,7 +4,7 @@ For each gunicorn mode (``threads``: one process with threads and the plain regi
 ``processes``: several workers in multiprocess mode) three servers run the same app with the
 same settings on 127.0.0.1:
 
-- ``exporter``       the app as shipped, instrumented with :func:`addon.instrumentation.instrument`;
+- ``exporter``       the app as shipped, instrumented with :func:`vigilante.instrumentation.instrument`;
 - ``exporter_again`` a second, identical copy: exporter vs. exporter_again (A/A) is the noise floor;
 - ``no_exporter``    the same app with ``TICKETS_METRICS_ENABLED=false``.
 
@@ -180,7 +180,7 @@ def inprocess_child(rounds: int, per_slice: int) -> dict:
     import gc
     import io
 
-    from addon.config import load_config
+    from vigilante.config import load_config
     from app_under_test.testing import seeded_app
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-inproc-"))
@@ -274,7 +274,7 @@ def start_server(workdir: Path, instance: Path, mode: str, variant: str) -> Guni
         multiproc.mkdir(parents=True, exist_ok=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
         config_file = workdir / "gunicorn.conf.py"
-        config_file.write_text("from addon.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
+        config_file.write_text("from vigilante.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
     # The harness keeps gunicorn's access log on: it costs A and B the same, as in production.
     server = GunicornServer(workdir, "app_under_test:create_app()", workers=spec["workers"], threads=spec["threads"],
                             env=env, config_file=config_file)

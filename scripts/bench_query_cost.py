@@ -37,9 +37,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from addon.config import Config, load_config  # noqa: E402
-from rules.recording import DASHBOARD_WINDOW, QUANTILES, RecordedSeries, recording_groups  # noqa: E402
-from rules.slo import duration_seconds  # noqa: E402
+from vigilante.config import Config, load_config  # noqa: E402
+from vigilante.rules.recording import DASHBOARD_WINDOW, QUANTILES, RecordedSeries, recording_groups  # noqa: E402
+from vigilante.rules.slo import duration_seconds  # noqa: E402
 from scripts.harness import PrometheusServer, promtool  # noqa: E402
 
 SCRAPE_SECONDS = 15

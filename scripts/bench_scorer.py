@@ -48,7 +48,7 @@ def feature_rows(count: int, start: float) -> list[tuple[float, dict[str, float]
 
 def openmetrics(rows, config) -> str:
     """The rows as the recorded series the default feature queries read (untyped samples)."""
-    from rules.recording import feature_queries
+    from vigilante.rules.recording import feature_queries
 
     series = {feature: query.split("{")[0] for feature, query in feature_queries(config).items()}
     labels = f'{{namespace="{config.app.namespace}",job="{config.app.job}"}}'
@@ -60,8 +60,8 @@ def child(mode: str, ticks: int, prometheus_url: str | None, start: float) -> di
     """Run one measurement in this (fresh) process; return CPU per tick and peak RSS."""
     from prometheus_client import CollectorRegistry
 
-    from addon.config import Config
-    from addon.scorer import Detector
+    from vigilante.config import Config
+    from vigilante.scorer import Detector
 
     config = Config()
     rows = feature_rows(TRAIN_ROWS + ticks, start)
@@ -73,17 +73,17 @@ def child(mode: str, ticks: int, prometheus_url: str | None, start: float) -> di
             detector.step(t, values, explain=True)
         cpu = time.process_time() - cpu
     else:
-        from addon.feature_source import FeatureSource
-        from addon.prometheus_api import PrometheusAPI
-        from addon.service.commands import feature_queries
-        from addon.service.loop import ScorerService
-        from addon.service.metrics import ScorerMetrics
+        from vigilante.feature_source import FeatureSource
+        from vigilante.prometheus_api import PrometheusAPI
+        from vigilante.service.commands import feature_queries
+        from vigilante.service.loop import ScorerService
+        from vigilante.service.metrics import ScorerMetrics
 
         state = Path(tempfile.mkdtemp()) / "state.json"
         config = config.replace("scorer", state_path=str(state))
         metrics = ScorerMetrics(CollectorRegistry(), config.scorer.features)
         source = FeatureSource(PrometheusAPI(prometheus_url), feature_queries(config), metrics.observe_query)
-        from addon.service.warm_start import WarmStart
+        from vigilante.service.warm_start import WarmStart
 
         service = ScorerService(config, source, metrics, clock=lambda: train[-1][0])
         service._adopt(WarmStart(Detector.fit(config.scorer, train), "csv"))  # same model as bare
@@ -117,7 +117,7 @@ def main() -> None:
         print(json.dumps(child(args.child, args.ticks, args.prometheus, args.start)))
         return
 
-    from addon.config import Config
+    from vigilante.config import Config
     from scripts.harness import PrometheusServer, backfill_openmetrics
 
     config = Config()

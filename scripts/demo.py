@@ -30,8 +30,8 @@ from typing import Any, Callable
 import requests
 import yaml
 
-from addon import metric_names
-from addon.config import Config, load_config
+from vigilante import metric_names
+from vigilante.config import Config, load_config
 from scripts.load_shapes import STEADY_USERS, write_control
 from scripts.stack import REPO_ROOT, RULE_FILES, LocalStack, StackError, changed_from_defaults, interval_overrides
 
@@ -330,7 +330,7 @@ class Demo:
                 f"score {fmt('score', '{:.3f}')} (threshold {fmt('threshold', '{:.3f}')})")
 
     def queries(self) -> dict[str, str]:
-        from rules.recording import feature_queries
+        from vigilante.rules.recording import feature_queries
 
         q = feature_queries(self.stack.config)
         job = f'{{job="{self.stack.config.scorer.job}"}}'
@@ -376,7 +376,7 @@ class Demo:
                 "evaluation_interval_seconds": config.prometheus.evaluation_interval_seconds,
                 "tick_seconds": config.scorer.tick_seconds}
         shipped = {"scrape_interval_seconds": 15.0, "evaluation_interval_seconds": 15.0, "tick_seconds": 15.0}
-        from rules.alertmanager import alertmanager_config
+        from vigilante.rules.alertmanager import alertmanager_config
 
         shipped_route = route_for(alertmanager_config(load_config(env={}))["route"],
                                   {**rule["labels"], "alertname": ANOMALY_ALERT})

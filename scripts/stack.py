@@ -7,8 +7,8 @@ Everything on 127.0.0.1 with a throw-away work directory, built on ``scripts.har
     .venv/bin/python -m scripts.stack --interval 2    # compressed time: scrape, evaluate, tick every 2 s
 
 Prometheus reads the static-targets variant of the one ``prometheus.yml`` source
-(:mod:`addon.scrape_config`) and the generated rule files; Alertmanager reads the example
-configuration (:mod:`rules.alertmanager`) with its webhook pointed at the local receiver,
+(:mod:`vigilante.scrape_config`) and the generated rule files; Alertmanager reads the example
+configuration (:mod:`vigilante.rules.alertmanager`) with its webhook pointed at the local receiver,
 which records every notification. Every override of a shipped default is kept in
 :attr:`LocalStack.overrides`, so reports can print it.
 """
@@ -30,8 +30,8 @@ from urllib.parse import quote
 
 import requests
 
-from addon.config import Config, load_config
-from addon.scrape_config import prometheus_config, static_scrape_configs
+from vigilante.config import Config, load_config
+from vigilante.scrape_config import prometheus_config, static_scrape_configs
 from scripts.harness import (ALERTMANAGER, PROMETHEUS, AlertmanagerServer, GunicornServer, ManagedProcess,
                              MissingBinaryError, PrometheusServer, WebhookReceiver, find_binary, free_port,
                              port_is_free)
@@ -124,8 +124,8 @@ def graph_link(prometheus_url: str, exprs: list[str], range_input: str = "30m") 
 
 def panel_queries(config: Config) -> dict[str, list[str]]:
     """The series each overview dashboard panel plots, for ready-made Prometheus UI links."""
-    from addon import metric_names
-    from rules.recording import feature_queries
+    from vigilante import metric_names
+    from vigilante.rules.recording import feature_queries
 
     q = feature_queries(config)
     scorer = f'{{job="{config.scorer.job}"}}'
@@ -217,7 +217,7 @@ class LocalStack:
         env = {**_without_vigilante_vars(os.environ), "PYTHONPATH": str(REPO_ROOT),
                **config_env(self.overrides), **config_env(plumbing)}
         self.say(f"  starting the scorer (vigilante serve) on {self.scorer_url} ...")
-        self.scorer = ManagedProcess("vigilante serve", [sys.executable, "-m", "addon.cli", "serve"],
+        self.scorer = ManagedProcess("vigilante serve", [sys.executable, "-m", "vigilante.cli", "serve"],
                                      self.workdir / "scorer" / "scorer.log", env=env).start()
         condition = self._scorer_warm if wait_warm else self._scorer_alive
         try:
@@ -255,7 +255,7 @@ class LocalStack:
         return self.webhook.url
 
     def _start_alertmanager(self) -> str:
-        from rules.alertmanager import alertmanager_config
+        from vigilante.rules.alertmanager import alertmanager_config
 
         routing = alertmanager_config(self.config.replace("alerting", webhook_url=self.webhook.url + "alerts"))
         routing["route"].update(self.route_overrides)

@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import dashboards_py
-from addon.config import Config
-from dashboards_py import grafana_alerts
-from dashboards_py.interpolation import QueryContext
+from vigilante import dashboards
+from vigilante.config import Config
+from vigilante.dashboards import grafana_alerts
+from vigilante.dashboards.interpolation import QueryContext
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ class PanelQuery:
 def panel_queries(config: Config) -> dict[tuple[str, str, str], PanelQuery]:
     """(dashboard slug, panel title, refId) -> the query, for every panel target and annotation."""
     out = {}
-    for slug in dashboards_py.build_dashboards(config):
-        model = json.loads(dashboards_py.dashboard_json(config, slug))
+    for slug in dashboards.build_dashboards(config):
+        model = json.loads(dashboards.dashboard_json(config, slug))
         for panel in model["panels"]:
             for target in panel.get("targets", []):
                 q = PanelQuery(slug, panel["title"], target["refId"], target["expr"], panel.get("interval"),

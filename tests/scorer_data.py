@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from addon.config import ScorerConfig
+from vigilante.config import ScorerConfig
 
 TICK = 15.0
 

@@ -103,7 +103,7 @@ def test_faults_reach_every_worker_and_prometheus(tmp_path, gunicorn_factory, pr
     multiproc = tmp_path / "multiproc"
     multiproc.mkdir()
     conf = tmp_path / "gunicorn.conf.py"
-    conf.write_text("from addon.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
+    conf.write_text("from vigilante.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
     server = gunicorn_factory(app="app_under_test:create_app()", workers=3, threads=1, config_file=conf,
                               env={**env, "TICKETS_INSTANCE_PATH": str(instance),
                                    "PROMETHEUS_MULTIPROC_DIR": str(multiproc)})

@@ -41,7 +41,7 @@ def start_app(tmp_path: Path, gunicorn_factory, mode: str):
         multiproc.mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
         config_file = tmp_path / "gunicorn.conf.py"
-        config_file.write_text("from addon.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
+        config_file.write_text("from vigilante.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
     return gunicorn_factory(app="app_under_test:create_app()", workers=spec["workers"], threads=spec["threads"],
                             env=env, config_file=config_file)
 

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from addon.cli import main
-from addon.scorer import Detector
+from vigilante.cli import main
+from vigilante.scorer import Detector
 from tests.scorer_data import normal_rows
 
 FEATURES = ("requests_per_second", "errors_per_second")
@@ -70,7 +70,7 @@ def test_backtest_writes_timestamp_score_alert_for_every_row_after_training(tmp_
 
 
 def test_backtest_runs_exactly_the_library_loop(tmp_path, config):
-    from addon.config import load_config
+    from vigilante.config import load_config
 
     rows = rows_with_spike()
     src = write(tmp_path / "in.csv", rows)

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from addon import __version__
-from addon.cli import main
+from vigilante import __version__
+from vigilante.cli import main
 
 
 def test_version_is_the_package_version(capsys):

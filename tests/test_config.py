@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from addon.config import Config, ConfigError, describe, load_config
+from vigilante.config import Config, ConfigError, describe, load_config
 
 
 def write(tmp_path, text):

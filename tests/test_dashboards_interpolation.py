@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboards_py.interpolation import QueryContext, expand, format_interval, go_duration, round_interval
+from vigilante.dashboards.interpolation import QueryContext, expand, format_interval, go_duration, round_interval
 
 
 @pytest.mark.parametrize("span, scrape, points, min_interval, step, rate", [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from addon.config import load_config
-from dashboards_py.panels import Board, Query, SOURCES, stat, timeseries
-from rules.panels import PANELS
+from vigilante.config import load_config
+from vigilante.dashboards.panels import Board, Query, SOURCES, stat, timeseries
+from vigilante.rules.panels import PANELS
 
 
 @pytest.fixture

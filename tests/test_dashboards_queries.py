@@ -28,10 +28,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from addon.config import load_config
+from vigilante.config import load_config
 from app_under_test.testing import FAST_PASSWORD_HASH, csrf_token_in, login_over_http, seeded_app
-from dashboards_py.interpolation import expand
-from rules import render
+from vigilante.dashboards.interpolation import expand
+from vigilante.rules import render
 from scripts.harness import GunicornServer, PrometheusServer, static_scrape_config, wait_until
 from tests.grafana_queries import alert_queries, by_label, context, integral, panel_queries, single
 
@@ -405,9 +405,8 @@ def test_variables_list_the_configured_namespace_and_job(live):
     for slug in ("overview", "resources"):
         from json import loads
 
-        import dashboards_py
-
-        variables = {v["name"]: v for v in loads(dashboards_py.dashboard_json(CONFIG, slug))["templating"]["list"]}
+        from vigilante import dashboards
+        variables = {v["name"]: v for v in loads(dashboards.dashboard_json(CONFIG, slug))["templating"]["list"]}
         metric, label = re.fullmatch(r"label_values\((.+), (\w+)\)", variables["namespace"]["query"]).groups()
         values = requests.get(f"{prometheus.url}/api/v1/label/{label}/values", params={"match[]": metric},
                               timeout=10).json()["data"]

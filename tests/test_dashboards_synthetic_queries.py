@@ -19,10 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from addon import metric_names as m
-from addon.config import load_config
-from dashboards_py.interpolation import expand
-from rules import render
+from vigilante import metric_names as m
+from vigilante.config import load_config
+from vigilante.dashboards.interpolation import expand
+from vigilante.rules import render
 from scripts.harness import PrometheusServer, free_port, static_scrape_config, wait_until
 from tests.grafana_queries import alert_queries, by_label, context, panel_queries, single
 
@@ -235,9 +235,8 @@ def test_anomaly_variables_list_the_scorer(synthetic):
 
     import requests
 
-    import dashboards_py
-
-    variables = {v["name"]: v for v in json.loads(dashboards_py.dashboard_json(CONFIG, "anomaly"))["templating"]["list"]}
+    from vigilante import dashboards
+    variables = {v["name"]: v for v in json.loads(dashboards.dashboard_json(CONFIG, "anomaly"))["templating"]["list"]}
     url = synthetic["prometheus"].url
     ns = requests.get(f"{url}/api/v1/label/namespace/values", params={"match[]": m.SCORE}, timeout=10).json()["data"]
     assert variables["namespace"]["query"] == f"label_values({m.SCORE}, namespace)" and ns == [CONFIG.kubernetes.namespace]

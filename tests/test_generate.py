@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import doctest
 from pathlib import Path
 
 import pytest
 
-import addon.generate
-from addon import __version__
-from addon.cli import main
-from addon.config import load_config
-from addon.generate import Target, render_all, stale_files, targets
+import vigilante.generate
+from vigilante import __version__
+from vigilante.cli import main
+from vigilante.config import load_config
+from vigilante.generate import Target, render_all, stale_files, targets
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-def test_docstring_examples_run():
-    assert doctest.testmod(addon.generate).failed == 0
 
 
 @pytest.mark.parametrize("target", targets(), ids=lambda t: t.path)

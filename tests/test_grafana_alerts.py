@@ -7,9 +7,9 @@ import copy
 import pytest
 import yaml
 
-from addon.config import load_config
-from dashboards_py import grafana_alerts, grafana_format
-from rules.alerts import alerts
+from vigilante.config import load_config
+from vigilante.dashboards import grafana_alerts, grafana_format
+from vigilante.rules.alerts import alerts
 
 
 @pytest.fixture(scope="module")

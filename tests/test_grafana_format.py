@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from addon.config import load_config
-from dashboards_py import dashboard_json, grafana_alerts, grafana_format as f, provisioning
+from vigilante.config import load_config
+from vigilante.dashboards import dashboard_json, grafana_alerts, grafana_format as f, provisioning
 
 
 @pytest.fixture(scope="module")

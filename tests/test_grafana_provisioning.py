@@ -6,8 +6,8 @@ import json
 
 import yaml
 
-from addon.config import load_config
-from dashboards_py import dashboard_json, grafana_alerts, grafana_format, provisioning
+from vigilante.config import load_config
+from vigilante.dashboards import dashboard_json, grafana_alerts, grafana_format, provisioning
 
 
 def test_every_provisioning_file_has_the_documented_shape():

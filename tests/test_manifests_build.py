@@ -18,11 +18,11 @@ import jsonschema
 import pytest
 import yaml
 
-from addon import __version__, generate
-from addon.config import Config, ConfigError, load_config
-from addon.manifests import (BLOCKED_PATHS, NO_BACKEND_SERVICE, PROMETHEUS_POD_SELECTOR, prometheus_retention,
+from vigilante import __version__, generate
+from vigilante.config import Config, ConfigError, load_config
+from vigilante.manifests import (BLOCKED_PATHS, NO_BACKEND_SERVICE, PROMETHEUS_POD_SELECTOR, prometheus_retention,
                              prometheus_retention_size)
-from addon.manifests import targets as manifest_targets
+from vigilante.manifests import targets as manifest_targets
 from tests.fixtures.kustomize import (NATIVE_GROUPS, OVERLAYS, REPO_ROOT, build_overlay, containers, find, kustomize,
                                       matches, of_kind, pod_specs)
 from tests.fixtures.prometheus_operator_crds import SCHEMAS

@@ -21,7 +21,7 @@ import pytest
 import requests
 import yaml
 
-from addon.config import load_config
+from vigilante.config import load_config
 from scripts.harness import promtool, wait_until
 from tests.fixtures.kustomize import REPO_ROOT, build_overlay, find
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from addon.prometheus_api import PrometheusAPI, PrometheusQueryError, PrometheusUnavailable
+from vigilante.prometheus_api import PrometheusAPI, PrometheusQueryError, PrometheusUnavailable
 from scripts.harness import free_port
 
 

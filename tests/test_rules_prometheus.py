@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from addon.config import load_config
-from rules.recording import RecordedSeries, feature_queries
-from rules.render import alerting_rules_yaml, recording_rules_yaml
+from vigilante.config import load_config
+from vigilante.rules.recording import RecordedSeries, feature_queries
+from vigilante.rules.render import alerting_rules_yaml, recording_rules_yaml
 from scripts.harness import GunicornServer, PrometheusServer, static_scrape_config
 
 pytestmark = pytest.mark.slow

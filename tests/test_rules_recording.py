@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import rules.panels
-import rules.recording
-import rules.slo
-from addon.config import DEFAULT_FEATURES, load_config
-from rules.recording import RecordedSeries, feature_queries, recording_groups
-from rules.render import recording_rules_yaml
+import vigilante.rules.panels
+import vigilante.rules.recording
+import vigilante.rules.slo
+from vigilante.config import DEFAULT_FEATURES, load_config
+from vigilante.rules.recording import RecordedSeries, feature_queries, recording_groups
+from vigilante.rules.render import recording_rules_yaml
 from scripts.harness import promtool
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def second_app_config(tmp_path):
     return load_config(path, env={})
 
 
-@pytest.mark.parametrize("module", [rules.recording, rules.slo, rules.panels])
+@pytest.mark.parametrize("module", [vigilante.rules.recording, vigilante.rules.slo, vigilante.rules.panels])
 def test_docstring_examples_run(module):
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
@@ -104,7 +104,7 @@ def test_every_burn_rate_window_has_an_error_ratio():
     config = load_config(env={})
     names = RecordedSeries(config)
     records = {r.record for r in all_rules(config)}
-    for window in rules.slo.ratio_windows():
+    for window in vigilante.rules.slo.ratio_windows():
         assert names.error_ratio(window) in records
 
 
@@ -148,7 +148,7 @@ def test_rendered_groups_are_valid_yaml_with_one_record_per_rule():
 
 
 def test_a_scrape_interval_too_long_for_the_1m_window_is_a_config_error():
-    from addon.config import ConfigError
+    from vigilante.config import ConfigError
 
     with pytest.raises(ConfigError, match="scrape_interval_seconds: expected at most 15"):
         recording_groups(load_config(env={"VIGILANTE_PROMETHEUS__SCRAPE_INTERVAL_SECONDS": "30"}))

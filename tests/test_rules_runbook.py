@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from addon.config import load_config
-from rules.alerts import alerts
+from vigilante.config import load_config
+from vigilante.rules.alerts import alerts
 
 REPO = Path(__file__).resolve().parents[1]
 RUNBOOK = REPO / "rules" / "runbook.md"

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from addon.scorer import Detector, TrainingError
+from vigilante.scorer import Detector, TrainingError
 from tests.scorer_data import TICK, normal_rows, small_config, value_on_baseline
 
 
@@ -172,7 +172,7 @@ def test_after_error_free_training_a_single_5xx_does_not_alert_but_a_burst_does(
     # floor (a few errors per rate window, 0.1 % of requests) keeps one 5xx ordinary.
     import random
 
-    from addon.config import ScorerConfig
+    from vigilante.config import ScorerConfig
 
     rng = random.Random(3)
 

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from addon.scorer import Detector, StateError
-from addon.scorer import state as state_module
+from vigilante.scorer import Detector, StateError
+from vigilante.scorer import state as state_module
 from tests.scorer_data import TICK, normal_rows, small_config
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from addon.scorer.threshold import HoldDecision, calibrate_threshold
+from vigilante.scorer.threshold import HoldDecision, calibrate_threshold
 
 
 def test_threshold_is_the_training_quantile_plus_the_margin():

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from addon.scorer.transforms import FeatureTransform, Limits
+from vigilante.scorer.transforms import FeatureTransform, Limits
 
 
 def test_non_negative_series_get_a_log_transform_so_a_doubling_is_the_same_step_at_any_level():

@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
-from addon.config import Config
-from addon.scrape_config import (kubernetes_scrape_configs, pod_relabel_configs, prometheus_config,
+from vigilante.config import Config
+from vigilante.scrape_config import (kubernetes_scrape_configs, pod_relabel_configs, prometheus_config,
                                  static_scrape_configs)
 from scripts.harness import promtool
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from addon.config import Config
-from addon.feature_source import FeatureSource
-from addon.prometheus_api import PrometheusAPI
-from addon.service.commands import feature_queries
-from addon.service.loop import ScorerService
-from addon.service.metrics import ScorerMetrics
+from vigilante.config import Config
+from vigilante.feature_source import FeatureSource
+from vigilante.prometheus_api import PrometheusAPI
+from vigilante.service.commands import feature_queries
+from vigilante.service.loop import ScorerService
+from vigilante.service.metrics import ScorerMetrics
 from scripts.harness import PrometheusServer, backfill_openmetrics, backfill_recording_rules
 from tests.fixtures.flask_history import P50, P95, Pod, exposition
 
@@ -153,8 +153,8 @@ def test_a_corrupt_state_falls_back_to_bootstrap_with_a_clear_log_line(history, 
 
 
 def test_collect_history_writes_a_training_csv_the_backtest_reads(history, tmp_path, monkeypatch, capsys):
-    from addon.cli import main
-    from addon.scorer.series import read_series
+    from vigilante.cli import main
+    from vigilante.scorer.series import read_series
 
     server, start, end = history
     monkeypatch.setenv("VIGILANTE_PROMETHEUS__URL", server.url)
@@ -168,7 +168,7 @@ def test_collect_history_writes_a_training_csv_the_backtest_reads(history, tmp_p
 
 
 def test_collect_live_samples_one_row_per_tick_with_progress(history, tmp_path, monkeypatch, capsys):
-    from addon.cli import main
+    from vigilante.cli import main
 
     server, start, end = history
     monkeypatch.setenv("VIGILANTE_PROMETHEUS__URL", server.url)
@@ -185,7 +185,7 @@ def test_collect_live_samples_one_row_per_tick_with_progress(history, tmp_path, 
 
 
 def test_collect_says_which_duration_is_wrong(tmp_path, capsys):
-    from addon.cli import main
+    from vigilante.cli import main
 
     assert main(["collect", "--duration", "ten minutes", "--out", str(tmp_path / "x.csv")]) == 2
     assert "'ten minutes' is not a duration" in capsys.readouterr().err

@@ -59,7 +59,7 @@ def live(tmp_path, gunicorn_factory):
            "VIGILANTE_SCORER__STATE_PATH": str(tmp_path / "state.json"),
            "VIGILANTE_PROMETHEUS__URL": prometheus.url,
            "VIGILANTE_PROMETHEUS__QUERY_TIMEOUT_SECONDS": "2"}
-    scorer = ManagedProcess("vigilante serve", [sys.executable, "-m", "addon.cli", "serve"], tmp_path / "scorer.log",
+    scorer = ManagedProcess("vigilante serve", [sys.executable, "-m", "vigilante.cli", "serve"], tmp_path / "scorer.log",
                             env=env).start()
     url = f"http://127.0.0.1:{scorer_port}"
     scorer.wait_ready(lambda: requests.get(f"{url}/readyz", timeout=2).status_code == 200, 60, "to be ready")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from addon.config import Config, load_config
+from vigilante.config import Config, load_config
 from app_under_test.testing import seeded_app
 from scripts.demo import notification_floor, route_for, seconds
 from scripts.harness import ManagedProcess, wait_until

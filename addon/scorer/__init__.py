@@ -20,13 +20,13 @@ What the numbers mean:
   ``threshold_margin`` (50 % by default). Fixed after training, exported beside the score.
 - ``decision``: 1 once the score has been above the threshold ``hold_ticks`` ticks in a row.
 
-Learning policy (see :mod:`addon.scorer.detector`): a gap or an anomalous tick is not
+Learning policy (see :mod:`vigilante.scorer.detector`): a gap or an anomalous tick is not
 learned and the baselines only coast; other ticks are learned, the baselines following
 them by bounded steps. A lasting shift alerts for at most ``relearn_after_ticks`` ticks
 when its values are steady (twice that otherwise), then becomes the new normal.
 """
 
-from addon.scorer.detector import Detector, StepResult
-from addon.scorer.errors import ScorerError, StateError, TrainingError
+from vigilante.scorer.detector import Detector, StepResult
+from vigilante.scorer.errors import ScorerError, StateError, TrainingError
 
 __all__ = ["Detector", "StepResult", "ScorerError", "StateError", "TrainingError"]

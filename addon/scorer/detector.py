@@ -21,7 +21,7 @@ One tick goes through the same steps, live or replayed:
    alerts for at most ``relearn_after_ticks`` ticks if steady, twice that otherwise.
 
     >>> import math
-    >>> from addon.config import ScorerConfig
+    >>> from vigilante.config import ScorerConfig
     >>> cfg = ScorerConfig(features=("value",), relearn_after_ticks=0)
     >>> rows = [(i * 15.0, {"value": 10 + math.sin(i / 40) + 0.1 * ((i * 7919) % 11 - 5)})
     ...         for i in range(600)]
@@ -47,11 +47,11 @@ from typing import Mapping, Sequence
 import numpy as np
 from river.anomaly import HalfSpaceTrees
 
-from addon.config import ScorerConfig
-from addon.scorer.baseline import HoltBaseline, alpha_for
-from addon.scorer.errors import TrainingError
-from addon.scorer.threshold import HoldDecision, calibrate_threshold
-from addon.scorer.transforms import FeatureTransform, Limits
+from vigilante.config import ScorerConfig
+from vigilante.scorer.baseline import HoltBaseline, alpha_for
+from vigilante.scorer.errors import TrainingError
+from vigilante.scorer.threshold import HoldDecision, calibrate_threshold
+from vigilante.scorer.transforms import FeatureTransform, Limits
 
 MIN_TRAIN_ROWS = 60
 MIN_LIMIT_WIDTH = 6.0  # noise units (+-3 sigma): the limits of a derived feature that never moved in training
@@ -87,7 +87,7 @@ class Detector:
     """Half-Space Trees on baseline deviations, with a calibrated threshold and a learning policy.
 
     Build it with :meth:`fit`, feed it with :meth:`step`, persist it with :meth:`save` and
-    :meth:`load` (see :mod:`addon.scorer.state`).
+    :meth:`load` (see :mod:`vigilante.scorer.state`).
     """
 
     def __init__(self, config: ScorerConfig):
@@ -324,15 +324,15 @@ class Detector:
     # --- state --------------------------------------------------------------------------
 
     def save(self, path) -> None:
-        """Write the whole model atomically (see :func:`addon.scorer.state.save_state`)."""
-        from addon.scorer.state import save_state
+        """Write the whole model atomically (see :func:`vigilante.scorer.state.save_state`)."""
+        from vigilante.scorer.state import save_state
 
         save_state(self, path)
 
     @classmethod
     def load(cls, path, config: ScorerConfig | None = None) -> "Detector":
         """Read a model saved by :meth:`save`; with ``config``, check it reads the same features."""
-        from addon.scorer.state import load_state
+        from vigilante.scorer.state import load_state
 
         return load_state(path, config)
 

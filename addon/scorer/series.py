@@ -13,7 +13,7 @@ and column.
     >>> read_series(io.StringIO("timestamp,value\\n1,abc\\n"), ["value"], name="in.csv")
     Traceback (most recent call last):
     ...
-    addon.scorer.series.SeriesError: in.csv:2: column 'value': 'abc' is not a number
+    vigilante.scorer.series.SeriesError: in.csv:2: column 'value': 'abc' is not a number
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import os
 from datetime import datetime, timezone
 from typing import IO, Sequence
 
-from addon.scorer.errors import ScorerError
+from vigilante.scorer.errors import ScorerError
 
 TIMESTAMP = "timestamp"
 

@@ -9,8 +9,8 @@ Pickle runs code when loaded: a state file is trusted like the configuration is 
 scorer writes it, in its own volume); the checksum catches corruption, not tampering.
 
     >>> import tempfile, os
-    >>> from addon.config import ScorerConfig
-    >>> from addon.scorer import Detector
+    >>> from vigilante.config import ScorerConfig
+    >>> from vigilante.scorer import Detector
     >>> d = Detector.fit(ScorerConfig(features=("value",)), [(float(i), {"value": i % 7}) for i in range(100)])
     >>> path = os.path.join(tempfile.mkdtemp(), "state.bin")
     >>> d.save(path)
@@ -21,7 +21,7 @@ scorer writes it, in its own volume); the checksum catches corruption, not tampe
     >>> Detector.load(path)
     Traceback (most recent call last):
     ...
-    addon.scorer.errors.StateError: ...: corrupt: the body does not match its checksum
+    vigilante.scorer.errors.StateError: ...: corrupt: the body does not match its checksum
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ import pickle
 import tempfile
 from typing import TYPE_CHECKING
 
-from addon.scorer.errors import StateError
+from vigilante.scorer.errors import StateError
 
 if TYPE_CHECKING:
-    from addon.config import ScorerConfig
-    from addon.scorer.detector import Detector
+    from vigilante.config import ScorerConfig
+    from vigilante.scorer.detector import Detector
 
 FORMAT = "vigilante-scorer-state"
 SCHEMA_VERSION = 1
@@ -53,7 +53,7 @@ MODEL_SETTINGS = ("model_layout", "n_trees", "tree_height", "window_size", "seed
 def _versions() -> dict[str, str]:
     import river
 
-    from addon import __version__
+    from vigilante import __version__
 
     return {"vigilante": __version__, "river": river.__version__}
 
@@ -91,7 +91,7 @@ def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) ->
     not a state file, corrupt, of another schema version, or reads other features than
     ``config`` names. With ``config``, its decision knobs (hold, relearning) apply.
     """
-    from addon.scorer.detector import Detector
+    from vigilante.scorer.detector import Detector
 
     path = os.fspath(path)
     try:

@@ -12,17 +12,17 @@ import threading
 import time
 from pathlib import Path
 
-from addon.cli import UserError, _config_args
-from addon.config import Config, load_config
-from addon.feature_source import FeatureSource
-from addon.prometheus_api import PrometheusAPI, PrometheusError
+from vigilante.cli import UserError, _config_args
+from vigilante.config import Config, load_config
+from vigilante.feature_source import FeatureSource
+from vigilante.prometheus_api import PrometheusAPI, PrometheusError
 
 log = logging.getLogger("vigilante")
 
 
 def feature_queries(config: Config) -> dict[str, str]:
     """PromQL for each configured feature: ``service.queries``, else the recording-rule default."""
-    from rules.recording import feature_queries as defaults
+    from vigilante.rules.recording import feature_queries as defaults
 
     known = {**defaults(config), **config.service.queries}
     missing = [f for f in config.scorer.features if f not in known]
@@ -50,9 +50,9 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
-    from addon.service.http import HttpServer, endpoints
-    from addon.service.loop import ScorerService
-    from addon.service.metrics import ScorerMetrics
+    from vigilante.service.http import HttpServer, endpoints
+    from vigilante.service.loop import ScorerService
+    from vigilante.service.metrics import ScorerMetrics
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(args.config)

@@ -9,13 +9,13 @@ import threading
 import time
 from typing import Callable
 
-from addon import __version__
-from addon.config import Config
-from addon.feature_source import FeatureSource
-from addon.prometheus_api import PrometheusQueryError, PrometheusUnavailable
-from addon.scorer import Detector
-from addon.service.metrics import ScorerMetrics
-from addon.service.warm_start import NotWarmError, WarmStart, warm_start
+from vigilante import __version__
+from vigilante.config import Config
+from vigilante.feature_source import FeatureSource
+from vigilante.prometheus_api import PrometheusQueryError, PrometheusUnavailable
+from vigilante.scorer import Detector
+from vigilante.service.metrics import ScorerMetrics
+from vigilante.service.warm_start import NotWarmError, WarmStart, warm_start
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from addon.config import Config
-from addon.feature_source import FeatureSource
-from addon.prometheus_api import PrometheusError
-from addon.scorer import Detector, ScorerError, StateError, TrainingError
+from vigilante.config import Config
+from vigilante.feature_source import FeatureSource
+from vigilante.prometheus_api import PrometheusError
+from vigilante.scorer import Detector, ScorerError, StateError, TrainingError
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
 
 def train_from_csv(config: Config, path: Path) -> Detector:
     """Train on a CSV in the ``vigilante backtest`` input format (e.g. from ``vigilante collect``)."""
-    from addon.scorer.series import read_series
+    from vigilante.scorer.series import read_series
 
     records = read_series(path, config.scorer.features)
     return Detector.fit(config.scorer, [(ts, values) for ts, _, values in records])
