@@ -3,7 +3,9 @@
 :func:`instrument` wires prometheus-flask-exporter the way the rest of the add-on expects:
 
 - ``<prefix>_http_request_duration_seconds`` (histogram: ``method``, the route label, ``status``),
-  ``<prefix>_http_request_total`` and ``<prefix>_http_request_exceptions_total``;
+  ``<prefix>_http_request_total`` and ``<prefix>_http_request_exceptions_total``, measured
+  around the whole request (:mod:`vigilante.request_metrics`), so a failure in any of the
+  app's hooks is counted in both, whenever :func:`instrument` is called;
 - the route label is ``url_rule`` (``/event/<int:event_id>``) or ``endpoint``
   (``events.event``), never the raw path, whose cardinality has no bound;
 - ``/metrics`` and the health probes are not measured;
@@ -48,6 +50,7 @@ from typing import TYPE_CHECKING
 from vigilante import __version__ as ADDON_VERSION
 from vigilante.config import AppConfig, Config, load_config
 from vigilante.gunicorn_hooks import MULTIPROC_DIR_ENV
+from vigilante.request_metrics import RequestMetrics
 
 if TYPE_CHECKING:  # the exporter imports Flask; keep this module cheap to import
     from flask import Flask
@@ -88,16 +91,22 @@ def instrument(
     if multiprocess is None:
         multiprocess = bool(os.environ.get(MULTIPROC_DIR_ENV))
     version = version or str(app.config.get("VERSION") or "unknown")
-    options = dict(
-        group_by=app_cfg.route_label,
-        defaults_prefix=app_cfg.metric_prefix,
-        buckets=app_cfg.latency_buckets,
-        excluded_paths=excluded_path_patterns(app_cfg.excluded_paths),
-    )
+    # The exporter serves /metrics (merging workers' files in multiprocess mode) and the info
+    # metric; its own request hooks are off, RequestMetrics counts requests instead.
+    options = dict(defaults_prefix=app_cfg.metric_prefix, export_defaults=False)
     if multiprocess:
         metrics = _multiprocess_metrics(app, options)
     else:
-        metrics = _single_process_metrics(app, options, registry, app_cfg.metric_prefix)
+        metrics = _single_process_metrics(app, options, registry)
+    excluded = excluded_path_patterns(app_cfg.excluded_paths)
+    try:
+        RequestMetrics(app, registry=metrics.registry, prefix=app_cfg.metric_prefix, route_label=app_cfg.route_label,
+                       buckets=app_cfg.latency_buckets, excluded_paths=excluded)
+    except ValueError as exc:  # prometheus_client: "Duplicated timeseries in CollectorRegistry"
+        raise InstrumentationError(
+            f"this registry already holds {app_cfg.metric_prefix}_http_* metrics (instrument() called twice?): "
+            "pass registry=prometheus_client.CollectorRegistry() for each app built in one process"
+        ) from exc
     metrics.info(
         f"{app_cfg.metric_prefix}_app_info",
         "Release of the instrumented Flask app (always 1).",
@@ -133,20 +142,11 @@ def _app_section(config: Config | AppConfig | None) -> AppConfig:
     return config
 
 
-def _single_process_metrics(app: "Flask", options: dict, registry: "CollectorRegistry | None",
-                            prefix: str) -> "PrometheusMetrics":
+def _single_process_metrics(app: "Flask", options: dict, registry: "CollectorRegistry | None") -> "PrometheusMetrics":
     from prometheus_client import REGISTRY
     from prometheus_flask_exporter import PrometheusMetrics
 
-    registry = REGISTRY if registry is None else registry
-    # The exporter swallows the "duplicated timeseries" error of a second call on one
-    # registry and then silently measures nothing: say so instead.
-    if registry.get_sample_value(f"{prefix}_exporter_info", {"version": _exporter_version()}) is not None:
-        raise InstrumentationError(
-            f"this registry already holds {prefix}_http_* metrics (instrument() called twice?): "
-            "pass registry=prometheus_client.CollectorRegistry() for each app built in one process"
-        )
-    return PrometheusMetrics(app, path=METRICS_PATH, registry=registry, **options)
+    return PrometheusMetrics(app, path=METRICS_PATH, registry=REGISTRY if registry is None else registry, **options)
 
 
 def _multiprocess_metrics(app: "Flask", options: dict) -> "PrometheusMetrics":
@@ -160,9 +160,3 @@ def _multiprocess_metrics(app: "Flask", options: dict) -> "PrometheusMetrics":
     # "Internal": /metrics is served by the app on its own port and merges all workers'
     # files, so a pod has one port to scrape whichever mode it runs in.
     return GunicornInternalPrometheusMetrics(app, path=METRICS_PATH, **options)
-
-
-def _exporter_version() -> str:
-    from prometheus_flask_exporter import __version__
-
-    return __version__

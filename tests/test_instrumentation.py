@@ -129,3 +129,61 @@ def test_multiprocess_mode_needs_a_writable_directory(monkeypatch, tmp_path):
 def test_excluded_path_patterns():
     assert excluded_path_patterns(("/metrics", "/admin/*")) == [r"/metrics\Z", "/admin/"]
 
+
+
+# --- a foreign-style app: factory, blueprint, hooks and handlers that fail -------------------
+
+FOREIGN_REQUESTS = [  # (method, path, status the client gets)
+    ("GET", "/shop/items/1", 200),
+    ("GET", "/shop/items/2?db=down", 503),  # the app's own before_request hook fails
+    ("POST", "/shop/orders", 201),
+    ("POST", "/shop/orders?db=down", 503),
+    ("GET", "/shop/fail", 500),  # a view raises
+    ("GET", "/shop/gone", 500),  # the error handler raises
+    ("GET", "/shop/missing", 404),
+    ("GET", "/nowhere", 404),
+    ("GET", "/nowhere?db=down", 503),  # fails before routing is of any use
+]
+
+
+@pytest.mark.parametrize("instrument_at", ["first", "last"])
+def test_every_request_of_a_foreign_app_is_counted_whatever_the_call_order(instrument_at):
+    from tests.fixtures.foreign_app import create_app
+
+    registry = CollectorRegistry()
+    app = create_app(instrument_at, registry=registry)
+    client = app.test_client()
+    for method, path, status in FOREIGN_REQUESTS:
+        assert client.open(path, method=method).status_code == status, path
+
+    def value(name, **labels):
+        return registry.get_sample_value(name, labels) or 0
+
+    def histogram(status, **labels):
+        return sum(s.value for m in registry.collect() if m.name == "flask_http_request_duration_seconds"
+                   for s in m.samples if s.name.endswith("_count") and s.labels["status"] == status
+                   and all(s.labels[k] == v for k, v in labels.items()))
+
+    for status in {str(s) for _, _, s in FOREIGN_REQUESTS}:
+        sent = sum(1 for _, _, s in FOREIGN_REQUESTS if str(s) == status)
+        counted = value("flask_http_request_total", method="GET", status=status) + \
+            value("flask_http_request_total", method="POST", status=status)
+        assert (histogram(status), counted) == (sent, sent), status
+    # The failed hook is counted under the route it was on its way to.
+    assert histogram("503", url_rule="/shop/items/<int:item_id>", method="GET") == 1
+    assert histogram("503", url_rule="/shop/orders", method="POST") == 1
+    assert histogram("500", url_rule="/shop/gone") == 1
+    # Unhandled exceptions (a view, a failing handler) are the exceptions counter's; 503s were handled.
+    assert value("flask_http_request_exceptions_total", method="GET", status="500") == 2
+
+
+def test_the_method_label_is_bounded_whatever_clients_send():
+    app = minimal_app()
+    metrics = instrument(app, load_config(env={}), registry=CollectorRegistry())
+    client = app.test_client()
+    for i in range(200):
+        client.open("/items/1", method=f"M{i:03d}")
+    client.get("/items/1")
+    methods = {s.labels["method"] for m in metrics.registry.collect() for s in m.samples if "method" in s.labels}
+    assert methods == {"GET", "other"}
+    assert metrics.registry.get_sample_value("flask_http_request_total", {"method": "other", "status": "405"}) == 200
