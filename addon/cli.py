@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from vigilante import __version__
 from vigilante.config import ConfigError, describe, load_config
+from vigilante.output_files import OutputError
 
 
 class UserError(Exception):
@@ -57,6 +58,8 @@ COMMANDS: list[Command] = [
     ("config", "validate and print the effective configuration", _config_cmd_args, _run_config),
     ("generate", "render every generated file (rules, dashboards, Grafana files, manifests)",
      _lazy("vigilante.generate", "add_arguments"), _lazy("vigilante.generate", "run")),
+    ("prometheus-config", "write a runnable prometheus.yml and rule files for your own app",
+     _lazy("vigilante.prometheus_config", "add_arguments"), _lazy("vigilante.prometheus_config", "run")),
     ("train", "fit the scorer's model on recorded normal traffic (CSV) and save it",
      _lazy("vigilante.backtest", "train_arguments"), _lazy("vigilante.backtest", "run_train")),
     ("serve", "run the live scorer: read features from Prometheus, score, export the decision",
@@ -92,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (UserError, ConfigError) as exc:
+    except (UserError, ConfigError, OutputError) as exc:
         print(f"vigilante {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

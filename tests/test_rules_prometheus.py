@@ -11,16 +11,14 @@ from __future__ import annotations
 import bisect
 import concurrent.futures
 import math
-import time
-from dataclasses import dataclass
 
 import pytest
-import requests
 
 from vigilante.config import load_config
 from vigilante.rules.recording import RecordedSeries, feature_queries
 from vigilante.rules.render import alerting_rules_yaml, recording_rules_yaml
 from scripts.harness import GunicornServer, PrometheusServer, static_scrape_config
+from tests.traffic import Sent, paced_traffic
 
 pytestmark = pytest.mark.slow
 
@@ -30,38 +28,6 @@ PATTERN = ["/items/1", "/items/2", "/items/3", "/missing", "/items/4", "/slow", 
            "/items/8", "/fail", "/items/9", "/slow", "/items/10", "/items/11", "/items/12", "/items/13", "/slow",
            "/items/14", "/fail"]  # per 20 requests: 2 x 500 (10 %), 1 x 404 (5 %), 3 slow (15 %)
 SHOP_CONFIG = "app:\n  metric_prefix: shop\n  route_label: endpoint\n  job: shop-web\n  namespace: shop\n"
-
-
-@dataclass
-class Sent:
-    path: str
-    status: int
-    done: float  # wall-clock time the response arrived
-    seconds: float  # client-side latency
-
-
-def send(session: requests.Session, base: str, path: str) -> Sent:
-    start = time.perf_counter()
-    response = session.get(base + path, timeout=5)
-    elapsed = time.perf_counter() - start
-    return Sent(path, response.status_code, time.time(), elapsed)
-
-
-def paced_traffic(base: str, rate: float, duration: float, pattern: list[str]) -> list[Sent]:
-    """Send ``rate * duration`` requests on schedule (bounded in count and time)."""
-    total = int(rate * duration)
-    sessions = [requests.Session() for _ in range(8)]
-    t0 = time.monotonic()
-    results: list[concurrent.futures.Future] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        for i in range(total):
-            delay = t0 + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)  # pacing the schedule, not waiting for a condition
-            results.append(pool.submit(send, sessions[i % 8], base, pattern[i % len(pattern)]))
-            if time.monotonic() - t0 > duration + 10:
-                break
-    return [f.result() for f in results]
 
 
 @pytest.fixture(scope="module")

@@ -33,19 +33,24 @@ class PrometheusServer:
 
     ``extra_args`` go on the command line (e.g. ``--storage.tsdb.retention.time=1d``);
     ``data_dir`` may point at existing blocks (backfilled history) instead of a fresh dir.
+    ``config_file`` runs an existing configuration file as it is (rule files relative to it).
     The admin API and lifecycle endpoints are on, for tests that snapshot or reload.
     """
 
     def __init__(self, workdir: Path, scrape_configs: Sequence[dict[str, Any]] = (), rule_files: Sequence[Path] = (),
                  scrape_interval: str = "1s", evaluation_interval: str = "1s", port: int | None = None,
                  data_dir: Path | None = None, extra_args: Sequence[str] = (), alertmanager_url: str | None = None,
-                 config: dict[str, Any] | None = None):
+                 config: dict[str, Any] | None = None, config_file: Path | None = None):
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
-        self.config_path = self.workdir / "prometheus.yml"
-        self.config = config or self.build_config(scrape_configs, rule_files, scrape_interval, evaluation_interval,
-                                                  alertmanager_url)
+        self.config_file_given = config_file is not None
+        self.config_path = Path(config_file) if config_file else self.workdir / "prometheus.yml"
+        if config_file:
+            self.config = yaml.safe_load(self.config_path.read_text())
+        else:
+            self.config = config or self.build_config(scrape_configs, rule_files, scrape_interval, evaluation_interval,
+                                                      alertmanager_url)
         self.extra_args = list(extra_args)
         self.process: ManagedProcess | None = None
         self.api = PrometheusAPI(self.url, timeout=10, retries=0)
@@ -71,7 +76,8 @@ class PrometheusServer:
         binary = find_binary(PROMETHEUS)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        if not self.config_file_given:
+            self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
         argv = [
             binary,
             f"--config.file={self.config_path}",

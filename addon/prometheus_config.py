@@ -1,0 +1,113 @@
+"""``vigilante prometheus-config``: a runnable Prometheus configuration for your own app.
+
+Writes ``DIR/prometheus.yml`` and the two rule files it loads, rendered for the configuration:
+
+- the app's target with the labels every rule and panel selects on: ``job`` = ``app.job``,
+  ``namespace`` = ``app.namespace`` (a plain static scrape has no ``namespace``, and without
+  it nothing would be recorded);
+- the scorer's target with ``job`` = ``scorer.job`` and ``namespace`` =
+  ``kubernetes.namespace``, as the anomaly dashboard selects it;
+- the scrape and evaluation intervals of the ``prometheus`` section;
+- ``vigilante-recording.rules.yml`` and ``vigilante-alerts.rules.yml`` (relative paths:
+  Prometheus reads them from the configuration file's folder).
+
+    >>> import tempfile, yaml
+    >>> from pathlib import Path
+    >>> from vigilante.config import load_config
+    >>> out = Path(tempfile.mkdtemp())
+    >>> written = write_prometheus_config(load_config(env={}), ["127.0.0.1:8000"], ["127.0.0.1:9110"], out)
+    >>> sorted(p.name for p in written)
+    ['prometheus.yml', 'vigilante-alerts.rules.yml', 'vigilante-recording.rules.yml']
+    >>> doc = yaml.safe_load((out / "prometheus.yml").read_text())
+    >>> doc["scrape_configs"][0]["static_configs"][0]["labels"]["namespace"]
+    'tickets'
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from vigilante.cli import UserError, _config_args
+from vigilante.config import Config, load_config
+from vigilante.generate import Target
+from vigilante.output_files import write_text
+from vigilante.scrape_config import prometheus_config, static_scrape_configs
+
+COMMAND = "vigilante prometheus-config"
+CONFIG_NAME = "prometheus.yml"
+RECORDING_RULES_NAME = "vigilante-recording.rules.yml"
+ALERTING_RULES_NAME = "vigilante-alerts.rules.yml"
+_HOST_PORT = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
+
+
+def host_port(value: str) -> str:
+    """An argparse type: ``HOST:PORT`` (a name, an IPv4 address or a bracketed IPv6 address).
+
+    >>> host_port("127.0.0.1:8000"), host_port("[::1]:9110")
+    ('127.0.0.1:8000', '[::1]:9110')
+    >>> host_port("http://127.0.0.1:8000")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 'http://127.0.0.1:8000' is not HOST:PORT (e.g. 127.0.0.1:8000; no scheme, no path)
+    """
+    if not _HOST_PORT.match(value) or not 0 < int(value.rsplit(":", 1)[1]) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8000; no scheme, no path)")
+    return value
+
+
+def rule_targets() -> list[Target]:
+    """The two rule files a Prometheus watching one app loads, with their generated headers."""
+    from vigilante.rules import render
+
+    return [Target(RECORDING_RULES_NAME, "rules/recording.py", render.recording_rules_yaml, command=COMMAND),
+            Target(ALERTING_RULES_NAME, "rules/alerts.py", render.alerting_rules_yaml, command=COMMAND)]
+
+
+def prometheus_yaml(config: Config, app_targets: Sequence[str], scorer_targets: Sequence[str],
+                    alertmanagers: Sequence[str] = ()) -> str:
+    """The ``prometheus.yml`` text: static targets labelled as the rules expect, our rule files."""
+    from vigilante.generate import header
+
+    document = prometheus_config(config, static_scrape_configs(config, app_targets, scorer_targets),
+                                 [RECORDING_RULES_NAME, ALERTING_RULES_NAME], alertmanagers)
+    return header("addon/prometheus_config.py", config, command=COMMAND) + yaml.safe_dump(document, sort_keys=False)
+
+
+def write_prometheus_config(config: Config, app_targets: Sequence[str], scorer_targets: Sequence[str], out: Path,
+                            alertmanagers: Sequence[str] = ()) -> list[Path]:
+    """Write ``prometheus.yml`` and its rule files into ``out``; return the paths written."""
+    files = {out / t.path: t.text(config) for t in rule_targets()}
+    files[out / CONFIG_NAME] = prometheus_yaml(config, app_targets, scorer_targets, alertmanagers)
+    for path, text in files.items():
+        write_text(path, text)
+    return list(files)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _config_args(parser)
+    parser.add_argument("--target", metavar="HOST:PORT", type=host_port, action="append", required=True,
+                        help="your app's /metrics address (repeat for several processes or hosts)")
+    parser.add_argument("--scorer", metavar="HOST:PORT", type=host_port, action="append",
+                        help="the scorer's address (default: 127.0.0.1:<scorer.listen_port>); repeatable")
+    parser.add_argument("--alertmanager", metavar="HOST:PORT", type=host_port, action="append", default=[],
+                        help="Alertmanager to send the alerts to (default: none)")
+    parser.add_argument("--out", metavar="DIR", required=True, type=Path,
+                        help=f"folder for {CONFIG_NAME} and its rule files (created if missing)")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out}: exists and is not a folder")
+    scorers = args.scorer or [f"127.0.0.1:{config.scorer.listen_port}"]
+    for path in write_prometheus_config(config, args.target, scorers, args.out, args.alertmanager):
+        print(f"wrote {path}")
+    print(f"app job {config.app.job!r} (namespace {config.app.namespace!r}) at {', '.join(args.target)}; "
+          f"scorer job {config.scorer.job!r} at {', '.join(scorers)}")
+    print(f"run: prometheus --config.file={args.out / CONFIG_NAME}")
+    return 0
