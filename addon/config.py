@@ -352,7 +352,9 @@ class ServiceConfig:
         "", "Training CSV (from `vigilante collect`) used when there is neither state nor enough history; '' for none."
     )
     save_every_ticks: int = knob(20, "Save the model state every this many ticks.", (lambda v: v >= 1, "an integer >= 1"))
-    listen_address: str = knob("0.0.0.0", "Address the scorer's HTTP server binds.", _LABEL_VALUE)
+    listen_address: str = knob(
+        "127.0.0.1", "Address the scorer's HTTP server binds: loopback unless you say otherwise (the Kubernetes "
+        "manifests and the image set 0.0.0.0, so Prometheus can scrape the pod).", _LABEL_VALUE)
 
 
 SECTIONS: dict[str, type] = {

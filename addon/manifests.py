@@ -37,6 +37,7 @@ from vigilante.scrape_config import (KUBE_STATE_METRICS_POD_SELECTOR, KUBE_STATE
                                  SCORER_POD_SELECTOR, kubernetes_scrape_configs, prometheus_config)
 
 SOURCE = "addon/manifests.py"
+LOOPBACK_ADDRESSES = ("127.0.0.1", "localhost", "::1")
 ROOT = "manifests"
 STANDALONE = f"{ROOT}/overlays/standalone"
 KUBE_PROMETHEUS_STACK = f"{ROOT}/overlays/kube-prometheus-stack"
@@ -163,7 +164,13 @@ def addon_component(config: Config) -> dict[str, Any]:
 
 
 def scorer_configuration(config: Config) -> str:
-    """The configuration the scorer reads (``$VIGILANTE_CONFIG``): the one this output was generated from."""
+    """The configuration the scorer reads (``$VIGILANTE_CONFIG``): the one this output was generated from.
+
+    A loopback ``service.listen_address`` (the default, right for a laptop) is widened to all
+    addresses: in a pod, Prometheus scrapes the pod's own address.
+    """
+    if config.service.listen_address in LOOPBACK_ADDRESSES:
+        config = config.replace("service", listen_address="0.0.0.0")
     return yaml.safe_dump(config.as_dict(), sort_keys=False)
 
 

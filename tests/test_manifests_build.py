@@ -604,3 +604,14 @@ def test_the_policies_still_let_grafana_and_the_scorer_query_prometheus_and_user
     assert allowed(prometheus, "web", k.namespace, {"app.kubernetes.io/name": "vigilante-scorer"})
     assert not allowed(prometheus, "web", CONFIG.app.namespace, {"app.kubernetes.io/name": "ticket-app"})
     assert allowed(grafana, "http", k.ingress_namespace, {"app.kubernetes.io/name": "ingress-nginx"})
+
+
+def test_the_scorer_binds_loopback_by_default_and_all_addresses_in_its_pod():
+    from vigilante.config import Config
+    from vigilante.manifests import scorer_configuration
+
+    assert Config().service.listen_address == "127.0.0.1"
+    in_pod = yaml.safe_load(scorer_configuration(Config()))
+    assert in_pod["service"]["listen_address"] == "0.0.0.0"
+    chosen = Config().replace("service", listen_address="10.1.2.3")
+    assert yaml.safe_load(scorer_configuration(chosen))["service"]["listen_address"] == "10.1.2.3"

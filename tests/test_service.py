@@ -227,3 +227,28 @@ def test_a_tick_without_prometheus_drops_the_decision_and_learns_nothing(history
     assert registry.get_sample_value("vigilante_last_successful_tick_timestamp_seconds") == last_tick == t0 + STEP
     assert service.detector.ticks_learned == learned
     assert registry.get_sample_value("vigilante_ticks_total", {"result": "prometheus_unavailable"}) == 1
+
+
+def test_decision_changes_are_logged_once_each_way(tmp_path, caplog):
+    from vigilante.scorer.detector import StepResult
+
+    config = Config().replace("scorer", state_path=str(tmp_path / "state.json"))
+    service = ScorerService(config, None, ScorerMetrics(CollectorRegistry(), config.scorer.features))
+    ticks = [(0.2, 0), (2.5, 1), (2.7, 1), (2.6, 1), (0.3, 0), (0.2, 0)]
+    with caplog.at_level(logging.INFO, logger="vigilante"):
+        for i, (score, decision) in enumerate(ticks):
+            service._log_decision_change(StepResult(1_800_000_000 + 15 * i, score, 1.5, decision, decision == 0,
+                                                    None, attribution={"error_ratio": 0.75, "requests_per_second": 0.25}))
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert "decision 1 (anomaly): score 2.5000 above threshold 1.5000; by feature: error_ratio 75%, requests_per_second 25%" in lines[0]
+    assert "decision 0: score 0.3000" in lines[1]
+
+
+def test_a_scorer_that_never_warmed_does_not_claim_to_have_saved(tmp_path, caplog):
+    config = Config().replace("scorer", state_path=str(tmp_path / "state.json"))
+    service = ScorerService(config, None, ScorerMetrics(CollectorRegistry(), config.scorer.features))
+    with caplog.at_level(logging.INFO, logger="vigilante"):
+        assert service.save(logging.INFO) is False
+    assert "no model state to save" in caplog.text and "saved to" not in caplog.text
+    assert not (tmp_path / "state.json").exists()

@@ -89,7 +89,7 @@ def run_serve(args: argparse.Namespace) -> int:
         service.run(stop)
     finally:
         server.stop()
-    log.info("stopped; state saved to %s", config.scorer.state_path)
+    log.info("stopped")
     return 0
 
 

@@ -40,6 +40,7 @@ class ScorerService:
         self.last_attempt = 0.0
         self.prometheus_ok = False
         self._ticks_since_save = 0
+        self.decision = 0
 
     @property
     def warm(self) -> bool:
@@ -78,6 +79,7 @@ class ScorerService:
             values = {feature: None for feature in self.features.queries}
         result = self.detector.step(timestamp, values, explain=True)
         self.metrics.export_step(result, values)
+        self._log_decision_change(result)
         if outcome:
             return outcome
         self.metrics.last_tick.set(timestamp)
@@ -87,6 +89,20 @@ class ScorerService:
         if self._ticks_since_save >= self.config.service.save_every_ticks:
             self.save()
         return "gap" if result.skipped == "gap" else "scored"
+
+    def _log_decision_change(self, result) -> None:
+        """One line when the exported decision turns on or off, never per tick."""
+        if result.decision == self.decision:
+            return
+        self.decision = result.decision
+        if result.decision:
+            top = sorted((result.attribution or {}).items(), key=lambda kv: -kv[1])[:3]
+            shares = ", ".join(f"{feature} {share:.0%}" for feature, share in top) or "no attribution"
+            log.warning("tick %s: decision 1 (anomaly): score %.4f above threshold %.4f; by feature: %s",
+                        _iso(result.timestamp), result.score, result.threshold, shares)
+        else:
+            log.info("tick %s: decision 0: score %.4f, threshold %.4f", _iso(result.timestamp), result.score,
+                     result.threshold)
 
     def _try_warm_start(self, now: float) -> bool:
         try:
@@ -114,18 +130,22 @@ class ScorerService:
         self.metrics.info.info({"version": __version__, "config_digest": self.config.digest(),
                                 "warm_start": warm.source})
         if warm.source != "state":
-            self.save()
+            self.save(logging.INFO)
 
-    def save(self) -> None:
-        """Save the model state; a failure is counted and logged, never fatal."""
+    def save(self, level: int = logging.DEBUG) -> bool:
+        """Save the model state; return whether it was saved. A failure is counted and logged, never fatal."""
         if self.detector is None:
-            return
+            log.log(level, "no model state to save (the model never warmed)")
+            return False
         try:
             self.detector.save(self.config.scorer.state_path)
-            self._ticks_since_save = 0
         except OSError as exc:
             self.metrics.save_failures.inc()
             log.error("could not save the model state to %s: %s", self.config.scorer.state_path, exc)
+            return False
+        self._ticks_since_save = 0
+        log.log(level, "model state saved to %s", self.config.scorer.state_path)
+        return True
 
     def run(self, stop: threading.Event) -> None:
         """Tick at every multiple of the tick interval until ``stop`` is set, then save.
@@ -148,7 +168,7 @@ class ScorerService:
                 missed = int((now - next_tick) // step) + 1
                 log.warning("%d tick(s) missed (the process was stalled); resuming on schedule", missed)
                 next_tick += missed * step
-        self.save()
+        self.save(logging.INFO)
 
 
 def _iso(timestamp: float) -> str:
