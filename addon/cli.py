@@ -60,6 +60,8 @@ COMMANDS: list[Command] = [
      _lazy("vigilante.generate", "add_arguments"), _lazy("vigilante.generate", "run")),
     ("prometheus-config", "write a runnable prometheus.yml and rule files for your own app",
      _lazy("vigilante.prometheus_config", "add_arguments"), _lazy("vigilante.prometheus_config", "run")),
+    ("check", "check that Prometheus holds what the scorer needs (series, rules, buckets, history)",
+     _lazy("vigilante.setup_check", "add_arguments"), _lazy("vigilante.setup_check", "run")),
     ("train", "fit the scorer's model on recorded normal traffic (CSV) and save it",
      _lazy("vigilante.backtest", "train_arguments"), _lazy("vigilante.backtest", "run_train")),
     ("serve", "run the live scorer: read features from Prometheus, score, export the decision",

@@ -84,6 +84,7 @@ def run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    _log_setup_check(config)
     service.start()
     try:
         service.run(stop)
@@ -91,6 +92,16 @@ def run_serve(args: argparse.Namespace) -> int:
         server.stop()
     log.info("stopped")
     return 0
+
+
+def _log_setup_check(config: Config) -> None:
+    """The checks of ``vigilante check``, once at start-up: each failure is a warning, never fatal."""
+    from vigilante.setup_check import run_checks
+
+    api = PrometheusAPI(config.prometheus.url, timeout=config.prometheus.query_timeout_seconds, retries=0)
+    for finding in run_checks(config, api):
+        if not finding.ok:
+            log.warning("start-up check: %s: %s", finding.check, finding.message)
 
 
 # --- collect -------------------------------------------------------------------------
