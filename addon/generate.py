@@ -25,6 +25,7 @@ from typing import Callable
 
 from vigilante import __version__
 from vigilante.config import Config, load_config
+from vigilante.output_files import OutputError
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,15 @@ def targets() -> list[Target]:
     return sources + manifests.targets(sources)  # manifests/ mirrors some of the files above
 
 
+DEMO_APP_PREFIX = "manifests/app/"
+"""Where the demo app's own manifests are generated: written only when asked (``--demo-app``)."""
+
+
+def user_targets(demo_app: bool = False) -> list[Target]:
+    """What a user's installation needs: every target but the demo app's manifests, unless asked."""
+    return [t for t in targets() if demo_app or not t.path.startswith(DEMO_APP_PREFIX)]
+
+
 def render_all(config: Config, selected: list[Target] | None = None) -> dict[str, str]:
     """Path -> full text of every target."""
     return {t.path: t.text(config) for t in (targets() if selected is None else selected)}
@@ -119,13 +129,20 @@ def write_all(root: Path, rendered: dict[str, str]) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="YAML configuration (default: $VIGILANTE_CONFIG, else built-in defaults)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 listing files that are missing or stale")
-    parser.add_argument("--root", metavar="DIR", default=".", help="output root, normally the repository root (default: .)")
+    parser.add_argument("--out", "--root", dest="root", metavar="DIR", default=".",
+                        help="folder to write into, laid out as the repository is: rules/generated/, "
+                             "dashboards_py/generated/, manifests/ (default: .)")
+    parser.add_argument("--demo-app", action="store_true",
+                        help=f"also write the demo app's manifests ({DEMO_APP_PREFIX}); the repository's own "
+                             "`make generate` does, your installation does not need them")
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     root = Path(args.root)
-    rendered = render_all(config)
+    if root.exists() and not root.is_dir():
+        raise OutputError(f"--out {root}: exists and is not a folder")
+    rendered = render_all(config, user_targets(args.demo_app))
     if args.check:
         stale = stale_files(root, rendered)
         for path in stale:

@@ -25,22 +25,43 @@ def test_committed_generated_file_is_up_to_date(target):
 
 def test_generate_writes_every_target_and_check_then_passes(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("VIGILANTE_CONFIG", raising=False)
-    assert main(["generate", "--root", str(tmp_path)]) == 0
+    assert main(["generate", "--root", str(tmp_path), "--demo-app"]) == 0
     for target in targets():
         assert (tmp_path / target.path).is_file(), target.path
-    assert main(["generate", "--root", str(tmp_path), "--check"]) == 0
-    assert main(["generate", "--root", str(tmp_path)]) == 0
+    assert main(["generate", "--root", str(tmp_path), "--check", "--demo-app"]) == 0
+    assert main(["generate", "--root", str(tmp_path), "--demo-app"]) == 0
     assert f"0 written, {len(targets())} unchanged" in capsys.readouterr().out
+
+
+def test_a_users_generate_writes_their_files_and_not_the_demo_apps(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("VIGILANTE_CONFIG", raising=False)
+    config = tmp_path / "shop.yaml"
+    config.write_text("app:\n  job: shop-web\n  namespace: shop\n")
+    out = tmp_path / "out"
+    assert main(["generate", "--config", str(config), "--out", str(out)]) == 0
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert not any(p.startswith("manifests/app/") for p in written)
+    assert {"rules/generated/vigilante-recording.rules.yml", "dashboards_py/generated/overview.json",
+            "dashboards_py/generated/grafana-alert-rules.yaml",
+            "manifests/overlays/kube-prometheus-stack/generated/prometheusrule.yaml"} <= written
+    assert 'job="shop-web"' in (out / "rules/generated/vigilante-recording.rules.yml").read_text()
+    assert main(["generate", "--config", str(config), "--out", str(out), "--check"]) == 0
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "f").write_text("keep")
+    assert main(["generate", "--out", str(tmp_path / "f")]) == 2
+    assert "is not a folder" in capsys.readouterr().err and (tmp_path / "f").read_text() == "keep"
 
 
 def test_check_lists_stale_and_missing_files_and_exits_1(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("VIGILANTE_CONFIG", raising=False)
-    main(["generate", "--root", str(tmp_path)])
+    main(["generate", "--root", str(tmp_path), "--demo-app"])
     edited = tmp_path / "rules/generated/vigilante-alerts.rules.yml"
     edited.write_text(edited.read_text().replace("for: 1m", "for: 2m"))
     (tmp_path / "rules/generated/alertmanager.yml").unlink()
     capsys.readouterr()
-    assert main(["generate", "--root", str(tmp_path), "--check"]) == 1
+    assert main(["generate", "--root", str(tmp_path), "--check", "--demo-app"]) == 1
     err = capsys.readouterr().err
     assert "stale: rules/generated/vigilante-alerts.rules.yml" in err
     assert "stale: rules/generated/alertmanager.yml" in err
@@ -50,7 +71,7 @@ def test_check_lists_stale_and_missing_files_and_exits_1(tmp_path, capsys, monke
 def test_output_is_deterministic_across_runs(tmp_path, monkeypatch):
     monkeypatch.delenv("VIGILANTE_CONFIG", raising=False)
     for run in ("a", "b"):
-        assert main(["generate", "--root", str(tmp_path / run)]) == 0
+        assert main(["generate", "--root", str(tmp_path / run), "--demo-app"]) == 0
     for target in targets():
         assert (tmp_path / "a" / target.path).read_bytes() == (tmp_path / "b" / target.path).read_bytes()
 
