@@ -41,3 +41,8 @@ def test_a_config_error_is_one_line_on_stderr(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"vigilante config: error: {bad}:2: scorer.hold_ticks")
+
+
+def test_serve_refuses_a_tick_that_is_not_a_positive_number_of_seconds(capsys):
+    assert main(["serve", "--tick-seconds", "0"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--tick-seconds must be a positive number of seconds, got 0")

@@ -45,6 +45,34 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port of /metrics, /healthz and /readyz (default: scorer.listen_port)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="least severe log messages written to stderr (default: INFO)")
+    parser.add_argument("--tick-seconds", type=float, metavar="SECONDS",
+                        help="compress time for a trial: tick every SECONDS instead of scorer.tick_seconds, with every "
+                             "window (hold, relearn, half-lives, bootstrap history) scaled alike; printed at start")
+
+
+def compress_time(config: Config, tick_seconds: float) -> tuple[Config, str]:
+    """``config`` with ticks of ``tick_seconds`` and every window scaled alike, and a line saying so.
+
+    Windows counted in ticks scale by themselves; the bootstrap history is in hours and is
+    scaled so it still holds the same number of ticks.
+
+    >>> cfg, line = compress_time(Config(), 1)
+    >>> cfg.scorer.tick_seconds, round(cfg.service.bootstrap_hours * 3600)
+    (1.0, 480)
+    >>> print(line)
+    time compressed 15x: tick 1 s; hold 2 ticks = 2 s; relearn after 480 ticks = 480 s; bootstrap 480 ticks = 480 s
+    """
+    if not (math.isfinite(tick_seconds) and tick_seconds > 0):
+        raise UserError(f"--tick-seconds must be a positive number of seconds, got {tick_seconds:g}")
+    factor = config.scorer.tick_seconds / tick_seconds
+    compressed = (config.replace("scorer", tick_seconds=float(tick_seconds))
+                  .replace("service", bootstrap_hours=config.service.bootstrap_hours / factor))
+    s, t = compressed.scorer, float(tick_seconds)
+    ticks = round(compressed.service.bootstrap_hours * 3600 / t)
+    line = (f"time compressed {factor:g}x: tick {t:g} s; hold {s.hold_ticks} ticks = {s.hold_ticks * t:g} s; "
+            f"relearn after {s.relearn_after_ticks} ticks = {s.relearn_after_ticks * t:g} s; "
+            f"bootstrap {ticks} ticks = {ticks * t:g} s")
+    return compressed, line
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -56,6 +84,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(args.config)
+    if args.tick_seconds is not None:
+        config, line = compress_time(config, args.tick_seconds)
+        log.info("%s", line)
+        if args.tick_seconds < config.prometheus.evaluation_interval_seconds:
+            log.warning("ticks every %g s read recording rules evaluated every %g s: set "
+                        "prometheus.evaluation_interval_seconds (and the scrape interval) as short in the "
+                        "Prometheus configuration, or ticks repeat the same values", args.tick_seconds,
+                        config.prometheus.evaluation_interval_seconds)
     registry = CollectorRegistry()
     metrics = ScorerMetrics(registry, config.scorer.features)
     source = _source(config, metrics.observe_query)
