@@ -187,3 +187,12 @@ def test_the_method_label_is_bounded_whatever_clients_send():
     methods = {s.labels["method"] for m in metrics.registry.collect() for s in m.samples if "method" in s.labels}
     assert methods == {"GET", "other"}
     assert metrics.registry.get_sample_value("flask_http_request_total", {"method": "other", "status": "405"}) == 200
+
+
+def test_instrument_is_importable_from_the_package_without_importing_flask_first():
+    import subprocess
+    import sys
+
+    code = ("import sys, vigilante; assert 'flask' not in sys.modules; "
+            "from vigilante import instrument; import vigilante.instrumentation as m; assert instrument is m.instrument")
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
