@@ -17,7 +17,6 @@ says what to change:
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import time
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ from pathlib import Path
 from vigilante.cli import _config_args
 from vigilante.config import Config, load_config
 from vigilante.prometheus_api import PrometheusAPI, PrometheusError
-
-log = logging.getLogger(__name__)
 
 LATENCY_WINDOW = "5m"
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import vigilante.generate
 from vigilante import __version__
 from vigilante.cli import main
 from vigilante.config import load_config

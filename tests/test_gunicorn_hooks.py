@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-import vigilante.gunicorn_hooks
 from vigilante.gunicorn_hooks import child_exit, on_starting, prepare_multiproc_dir, when_ready
 from scripts.harness import wait_until
 

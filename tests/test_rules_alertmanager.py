@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import vigilante.rules.alertmanager
 from vigilante.config import load_config
 from vigilante.rules.alertmanager import APP_DOWN_ALERTS, SILENCED_WHEN_APP_DOWN, alertmanager_config, alertmanager_yaml
 from vigilante.rules.alerts import alerts

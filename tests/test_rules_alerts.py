@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import vigilante.rules.alerts
 from vigilante.config import load_config
 from vigilante.rules.alerts import SEVERITIES, Alert, alerts
 from vigilante.rules.slo import duration_seconds

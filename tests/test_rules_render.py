@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import vigilante.rules.render
 from vigilante.config import load_config
 from vigilante.rules.render import alerting_rules, alerting_rules_yaml, prometheus_rule_yaml, recording_rules, recording_rules_yaml
 from scripts.harness import promtool
