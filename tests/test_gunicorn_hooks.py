@@ -8,6 +8,10 @@ import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
+# prometheus_client picks single- or multiprocess values once, when first imported: import it
+# before a test here sets PROMETHEUS_MULTIPROC_DIR, or every later metric in this process
+# would write to a directory that is gone.
+import prometheus_client.multiprocess  # noqa: F401
 import pytest
 import requests
 
