@@ -250,7 +250,8 @@ def test_the_scorer_reads_the_configuration_the_manifests_were_generated_from(ov
     path = tmp_path / "vigilante.yaml"
     path.write_text(find(overlays["standalone"], "ConfigMap", "vigilante-config")["data"]["vigilante.yaml"])
 
-    assert load_config(path, env={}) == CONFIG
+    # ...but for the listen address: loopback by default, every address in a pod.
+    assert load_config(path, env={}) == CONFIG.replace("service", listen_address="0.0.0.0")
 
 
 def test_manifests_follow_a_changed_configuration(tmp_path):
