@@ -41,11 +41,6 @@ class Finding:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.check}: {self.message}"
 
 
-def _value(api: PrometheusAPI, expr: str, at: float) -> float | None:
-    result = api.query(expr, at)
-    return float(result[0]["value"][1]) if result else None
-
-
 def _labels(api: PrometheusAPI, expr: str, at: float, names: tuple[str, ...]) -> list[str]:
     rows = api.query(expr, at)
     return sorted(", ".join(f'{n}="{r["metric"].get(n, "")}"' for n in names) for r in rows)
@@ -57,7 +52,7 @@ def check_app_series(config: Config, api: PrometheusAPI, at: float) -> Finding:
     names = RecordedSeries(config)
     metric = names.raw_count()
     matchers = names.matchers()
-    found = _value(api, f"count({metric}{{{matchers}}})", at)
+    found = api.scalar(f"count({metric}{{{matchers}}})", at)
     if found:
         return Finding("app series", True, f"{found:g} series of {metric} with {matchers}")
     elsewhere = _labels(api, f"count by (job, namespace) ({metric})", at, ("job", "namespace"))
@@ -76,7 +71,7 @@ def check_recording_rules(config: Config, api: PrometheusAPI, at: float) -> Find
 
     names = RecordedSeries(config)
     recorded = names.requests("1m") + names.selector()
-    if _value(api, f"count({recorded})", at):
+    if api.scalar(f"count({recorded})", at):
         return Finding("recording rules", True, f"{recorded} is recorded")
     return Finding("recording rules", False, f"{recorded} is not recorded: load the rule file "
                                              "`vigilante prometheus-config` (or `vigilante generate`) writes, and wait "
@@ -100,7 +95,7 @@ def check_latency_buckets(config: Config, api: PrometheusAPI, at: float) -> Find
     names = RecordedSeries(config)
     sel = names.matchers()
     rate = f"sum(rate({names.raw_count()}{{{sel}}}[{LATENCY_WINDOW}]))"
-    requests = _value(api, rate, at)
+    requests = api.scalar(rate, at)
     if not requests:
         return Finding("latency buckets", True, f"no requests in the last {LATENCY_WINDOW}: nothing to judge yet")
     # The buckets the app exports (its `le` labels as spelled), which are what the rules read.
@@ -112,9 +107,9 @@ def check_latency_buckets(config: Config, api: PrometheusAPI, at: float) -> Find
 
     def share_below(bound: float) -> float:
         below = f'sum(rate({names.raw_bucket()}{{{sel}, le="{spelled[bound]}"}}[{LATENCY_WINDOW}]))'
-        return _value(api, f"{below} / {rate}", at) or 0.0
+        return api.scalar(f"{below} / {rate}", at) or 0.0
 
-    mean = _value(api, f"sum(rate({names.raw_sum()}{{{sel}}}[{LATENCY_WINDOW}])) / {rate}", at) or 0.0
+    mean = api.scalar(f"sum(rate({names.raw_sum()}{{{sel}}}[{LATENCY_WINDOW}])) / {rate}", at) or 0.0
     first, last = share_below(bounds[0]), share_below(bounds[-1])
     drift = ""
     if [float(b) for b in config.app.latency_buckets] != bounds:
@@ -144,7 +139,7 @@ def check_history(config: Config, api: PrometheusAPI, at: float) -> Finding:
     tick = config.scorer.tick_seconds
     window = config.service.bootstrap_hours * 3600
     need = MIN_TRAIN_ROWS * tick
-    earliest = _value(api, f"min_over_time(timestamp({names.requests('1m')}{names.selector()})[{window:.0f}s:{tick:g}s])",
+    earliest = api.scalar(f"min(min_over_time(timestamp({names.requests('1m')}{names.selector()})[{window:.0f}s:{tick:g}s]))",
                       at)
     held = 0.0 if earliest is None else max(0.0, at - earliest)
     if held >= need:
