@@ -139,8 +139,8 @@ def check_history(config: Config, api: PrometheusAPI, at: float) -> Finding:
     tick = config.scorer.tick_seconds
     window = config.service.bootstrap_hours * 3600
     need = MIN_TRAIN_ROWS * tick
-    earliest = api.scalar(f"min(min_over_time(timestamp({names.requests('1m')}{names.selector()})[{window:.0f}s:{tick:g}s]))",
-                      at)
+    recorded = names.requests("1m") + names.selector()
+    earliest = api.scalar(f"min(min_over_time(timestamp({recorded})[{window:.0f}s:{tick:g}s]))", at)
     held = 0.0 if earliest is None else max(0.0, at - earliest)
     if held >= need:
         return Finding("history", True, f"{held / 60:.1f} min of recorded features: enough to warm (needs "
