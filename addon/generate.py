@@ -16,16 +16,14 @@ memory and exits 1 listing the files that differ from what is on disk, so CI fai
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from vigilante import __version__
 from vigilante.config import Config, load_config
-from vigilante.output_files import OutputError
+from vigilante.output_files import OutputError, write_text
 
 
 @dataclass(frozen=True)
@@ -112,16 +110,10 @@ def stale_files(root: Path, rendered: dict[str, str]) -> list[str]:
 
 
 def write_all(root: Path, rendered: dict[str, str]) -> list[str]:
-    """Write every file that changed (atomically); return the paths written."""
+    """Write every file that changed (whole, through :func:`~vigilante.output_files.write_text`); return the paths."""
     written = []
     for path in stale_files(root, rendered):
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(rendered[path])
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        write_text(root / path, rendered[path])
         written.append(path)
     return written
 
