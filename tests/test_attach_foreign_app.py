@@ -10,8 +10,6 @@ the recorded rate, error ratio and p95 must match what the client sent and saw.
 from __future__ import annotations
 
 import concurrent.futures
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -20,6 +18,7 @@ from vigilante.config import load_config
 from vigilante.rules.recording import RecordedSeries
 from scripts.harness import GunicornServer, PrometheusServer
 from tests.traffic import paced_traffic
+from tests.user_commands import prometheus_config
 
 pytestmark = pytest.mark.slow
 
@@ -73,9 +72,8 @@ def stacks(tmp_path_factory):
             running.append(app)
             out = work / "prometheus-config"
             # The command a user runs, as a user runs it.
-            subprocess.run([sys.executable, "-m", "vigilante.cli", "prometheus-config", "--config", str(config_path),
-                            "--target", app.url.split("://")[1], "--out", str(out)], check=True, timeout=60)
-            prometheus = PrometheusServer(work / "prometheus", config_file=out / "prometheus.yml").start()
+            config_file = prometheus_config(config_path, app.url, out)
+            prometheus = PrometheusServer(work / "prometheus", config_file=config_file).start()
             running.append(prometheus)
             stacks[variant] = {"app": app, "prometheus": prometheus, "config": load_config(config_path, env={})}
         for stack in stacks.values():

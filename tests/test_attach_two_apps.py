@@ -8,14 +8,13 @@ job has its own absence alert.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from scripts.harness import GunicornServer, PrometheusServer, promtool
 from tests.traffic import paced_traffic
+from tests.user_commands import prometheus_config
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +42,7 @@ def stack(tmp_path_factory):
             running.append(app)
             apps[name] = app
             out = work / f"prometheus-{name}"
-            subprocess.run([sys.executable, "-m", "vigilante.cli", "prometheus-config", "--config", str(config),
-                            "--target", app.url.split("://")[1], "--out", str(out)], check=True, timeout=60)
+            prometheus_config(config, app.url, out)
             doc = yaml.safe_load((out / "prometheus.yml").read_text())
             doc["rule_files"] = [str(out / f) for f in doc["rule_files"]]
             if merged is None:

@@ -7,8 +7,6 @@ install must be told how long to wait.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
@@ -17,6 +15,7 @@ from vigilante.config import load_config
 from vigilante.setup_check import run_checks
 from scripts.harness import GunicornServer, PrometheusServer
 from tests.traffic import paced_traffic
+from tests.user_commands import prometheus_config
 
 pytestmark = pytest.mark.slow
 
@@ -35,9 +34,7 @@ def stack(tmp_path_factory):
     prometheus = None
     try:
         out = work / "prometheus-config"
-        subprocess.run([sys.executable, "-m", "vigilante.cli", "prometheus-config", "--config", str(config_path),
-                        "--target", app.url.split("://")[1], "--out", str(out)], check=True, timeout=60)
-        prometheus = PrometheusServer(work / "prometheus", config_file=out / "prometheus.yml").start()
+        prometheus = PrometheusServer(work / "prometheus", config_file=prometheus_config(config_path, app.url, out)).start()
         prometheus.targets_up(1)
         config_path.write_text(CONFIG.format(url=prometheus.url, state=work / "state.json"))
         paced_traffic(app.url, 20, 8, ["/shop/items/1", "/shop/items/2"])
