@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
-import tempfile
 import time
 
 from vigilante.cli import UserError, _config_args
 from vigilante.config import load_config
+from vigilante.output_files import atomic_open, check_target
 
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -51,6 +50,7 @@ def train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    check_target(args.out, inputs=[args.input])  # before the work, not after it
     cfg, records = _load(args)
     detector = _fit(cfg, records)
     detector.save(args.out)
@@ -71,6 +71,7 @@ def backtest_arguments(parser: argparse.ArgumentParser) -> None:
 def run_backtest(args: argparse.Namespace) -> int:
     if args.train_rows < 1:
         raise UserError(f"--train-rows must be a positive number of rows, got {args.train_rows}")
+    check_target(args.out, inputs=[args.input])  # before the work, not after it
     cfg, records = _load(args)
     if args.train_rows > len(records):
         raise UserError(f"--train-rows {args.train_rows} but {args.input} has only {len(records)} rows")
@@ -78,27 +79,19 @@ def run_backtest(args: argparse.Namespace) -> int:
     rest = records[args.train_rows :]
     started = last_report = time.monotonic()
     alerts = episodes = previous = 0
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    fd, tmp = tempfile.mkstemp(prefix=".vigilante-backtest-", suffix=".csv", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["timestamp", "score", "alert"])
-            for i, (ts, text, values) in enumerate(rest, 1):
-                result = detector.step(ts, values, explain=False)
-                writer.writerow([text, f"{result.score:.6f}", result.decision])
-                alerts += result.decision
-                episodes += result.decision and not previous
-                previous = result.decision
-                now = time.monotonic()
-                if now - last_report >= PROGRESS_EVERY_SECONDS:
-                    last_report = now
-                    print(f"backtest: {i}/{len(rest)} rows ({100 * i // len(rest)} %)", file=sys.stderr, flush=True)
-        os.replace(tmp, args.out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(args.out, inputs=[args.input]) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["timestamp", "score", "alert"])
+        for i, (ts, text, values) in enumerate(rest, 1):
+            result = detector.step(ts, values, explain=False)
+            writer.writerow([text, f"{result.score:.6f}", result.decision])
+            alerts += result.decision
+            episodes += result.decision and not previous
+            previous = result.decision
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_EVERY_SECONDS:
+                last_report = now
+                print(f"backtest: {i}/{len(rest)} rows ({100 * i // len(rest)} %)", file=sys.stderr, flush=True)
     print(
         f"backtest: trained on {args.train_rows} rows (threshold {detector.threshold:.4f}), scored {len(rest)} rows "
         f"in {time.monotonic() - started:.1f} s: {alerts} alerting ticks in {episodes} episodes; wrote {args.out}",

@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+from vigilante.output_files import OutputError
 from vigilante.scorer import Detector, StateError
 from vigilante.scorer import state as state_module
 from tests.scorer_data import TICK, normal_rows, small_config
@@ -44,7 +45,7 @@ def test_a_failed_save_keeps_the_old_file(detector, tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(state_module.os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="No space left on device"):
         detector.save(path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["state"]

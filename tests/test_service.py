@@ -252,3 +252,19 @@ def test_a_scorer_that_never_warmed_does_not_claim_to_have_saved(tmp_path, caplo
         assert service.save(logging.INFO) is False
     assert "no model state to save" in caplog.text and "saved to" not in caplog.text
     assert not (tmp_path / "state.json").exists()
+
+
+def test_a_failed_save_is_counted_and_logged_and_the_scorer_goes_on(history, tmp_path, caplog):
+    server, start, end = history
+    service = service_for(server, tmp_path, clock=lambda: start + 75 * MINUTE)
+    service.start()
+    assert service.warm
+    blocked = tmp_path / "state.json"
+    blocked.unlink()
+    blocked.mkdir()  # the state path is now a folder: every save fails
+    with caplog.at_level(logging.INFO, logger="vigilante"):
+        assert service.save(logging.INFO) is False
+        result = service.tick(start + 75 * MINUTE + STEP)
+    assert service.metrics.registry.get_sample_value("vigilante_state_save_failures_total") == 1
+    assert "could not save the model state to" in caplog.text and "not a regular file" in caplog.text
+    assert result in ("scored", "gap") and blocked.is_dir()

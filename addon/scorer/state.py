@@ -30,9 +30,9 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 from typing import TYPE_CHECKING
 
+from vigilante.output_files import atomic_open
 from vigilante.scorer.errors import StateError
 
 if TYPE_CHECKING:
@@ -59,7 +59,10 @@ def _versions() -> dict[str, str]:
 
 
 def save_state(detector: "Detector", path: str | os.PathLike) -> None:
-    """Write ``detector`` to ``path`` atomically (temporary file, fsync, rename)."""
+    """Write ``detector`` to ``path`` atomically (temporary file, fsync, rename).
+
+    Raises :class:`~vigilante.output_files.OutputError` when ``path`` cannot be written.
+    """
     body = pickle.dumps(detector, protocol=pickle.HIGHEST_PROTOCOL)
     header = {
         "format": FORMAT,
@@ -68,20 +71,9 @@ def save_state(detector: "Detector", path: str | os.PathLike) -> None:
         "features": list(detector.features),
         "sha256": hashlib.sha256(body).hexdigest(),
     }
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".vigilante-state-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(json.dumps(header, sort_keys=True).encode() + b"\n")
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb", fsync=True) as fh:
+        fh.write(json.dumps(header, sort_keys=True).encode() + b"\n")
+        fh.write(body)
 
 
 def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) -> "Detector":

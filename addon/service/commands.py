@@ -15,6 +15,7 @@ from pathlib import Path
 from vigilante.cli import UserError, _config_args
 from vigilante.config import Config, load_config
 from vigilante.feature_source import FeatureSource
+from vigilante.output_files import atomic_open, check_target
 from vigilante.prometheus_api import PrometheusAPI, PrometheusError
 
 log = logging.getLogger("vigilante")
@@ -162,7 +163,7 @@ def run_collect(args: argparse.Namespace) -> int:
             rows = source.between(end - parse_duration(args.history), end, step)
         except PrometheusError as exc:
             raise UserError(f"cannot read history from {config.prometheus.url}: {exc}") from None
-        with out.open("w", newline="") as fh:
+        with atomic_open(out) as fh:
             writer = _writer(fh, source)
             for row in rows:
                 writer.writerow(_csv_row(row))
@@ -178,9 +179,11 @@ def _collect_live(config: Config, source: FeatureSource, out: Path, duration: fl
     next_tick = math.floor(time.time() / step) * step + step
     written = gaps = 0
     stop = threading.Event()
+    check_target(out)  # before the first tick, not after an hour of them
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    # Each row is flushed as it is written: an interrupted collection keeps what it read.
-    with out.open("w", newline="") as fh:
+    # Each row is flushed to the temporary file as it is read; Ctrl-C and SIGTERM end the
+    # collection normally, so the file is put in place with what was read so far.
+    with atomic_open(out) as fh:
         writer = _writer(fh, source)
         try:
             while written < total and not stop.wait(max(0.0, next_tick - time.time())):

@@ -12,6 +12,7 @@ from typing import Callable
 from vigilante import __version__
 from vigilante.config import Config
 from vigilante.feature_source import FeatureSource
+from vigilante.output_files import OutputError
 from vigilante.prometheus_api import PrometheusQueryError, PrometheusUnavailable
 from vigilante.scorer import Detector
 from vigilante.service.metrics import ScorerMetrics
@@ -139,7 +140,7 @@ class ScorerService:
             return False
         try:
             self.detector.save(self.config.scorer.state_path)
-        except OSError as exc:
+        except OutputError as exc:
             self.metrics.save_failures.inc()
             log.error("could not save the model state to %s: %s", self.config.scorer.state_path, exc)
             return False

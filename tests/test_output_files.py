@@ -1,0 +1,117 @@
+"""What the CLI writes: whole or not at all, never over its input or over something that is not a file.
+
+Each case runs ``vigilante backtest`` or ``vigilante train`` as a separate process, as a user
+would, and checks the exit code, the one-line error and what is left on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from tests.scorer_data import normal_rows
+from tests.test_backtest import FEATURES, write
+
+CONFIG = "scorer:\n  features: [requests_per_second, errors_per_second]\n  n_trees: 8\n"
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    config = tmp_path / "vigilante.yaml"
+    config.write_text(CONFIG)
+    series = write(tmp_path / "in.csv", normal_rows(400, features=FEATURES))
+    return {"config": str(config), "series": series, "before": open(series, "rb").read()}
+
+
+def vigilante(*argv: str, limit_file_bytes: int | None = None) -> subprocess.CompletedProcess:
+    def limit() -> None:
+        # A file-size limit makes the kernel refuse writes past it (EFBIG): a full disk
+        # without needing one. Python ignores SIGXFSZ, so the write fails instead of killing.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_bytes, limit_file_bytes))
+
+    return subprocess.run([sys.executable, "-m", "vigilante.cli", *argv], capture_output=True, text=True,
+                          timeout=120, preexec_fn=limit if limit_file_bytes else None)
+
+
+def backtest(inputs, out, **kwargs) -> subprocess.CompletedProcess:
+    return vigilante("backtest", inputs["series"], "--train-rows", "300", "--out", str(out),
+                     "--config", inputs["config"], **kwargs)
+
+
+def train(inputs, out, **kwargs) -> subprocess.CompletedProcess:
+    return vigilante("train", inputs["series"], "--out", str(out), "--config", inputs["config"], **kwargs)
+
+
+def refused(run: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def leftovers(folder) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if name.startswith("."))
+
+
+@pytest.mark.parametrize("command", [backtest, train])
+def test_the_input_named_as_output_is_refused_and_kept(command, inputs, tmp_path):
+    refused(command(inputs, inputs["series"]), "in.csv", "is an input of this command")
+    refused(command(inputs, tmp_path / "." / "in.csv"), "is an input")  # the same file by another spelling
+    os.link(inputs["series"], tmp_path / "hard.csv")
+    refused(command(inputs, tmp_path / "hard.csv"), "is an input")  # and by a hard link
+    assert open(inputs["series"], "rb").read() == inputs["before"]
+
+
+@pytest.mark.parametrize("command", [backtest, train])
+def test_what_is_not_a_regular_file_is_refused_and_left_alone(command, inputs, tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "elsewhere.csv")
+    for target in (folder, fifo, link):
+        refused(command(inputs, target), str(target), "not a regular file")
+    assert folder.is_dir() and stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+    assert not (tmp_path / "elsewhere.csv").exists()
+
+
+def test_a_device_node_is_refused(inputs, tmp_path):
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+    except PermissionError:
+        pytest.skip("creating a device node needs root (CI runs as root)")
+    refused(backtest(inputs, device), "not a regular file")
+    assert stat.S_ISCHR(os.lstat(device).st_mode)
+
+
+@pytest.mark.parametrize("command", [backtest, train])
+def test_a_missing_folder_is_one_line(command, inputs, tmp_path):
+    refused(command(inputs, tmp_path / "no" / "such" / "out.csv"), "folder does not exist")
+    refused(command(inputs, tmp_path / "in.csv" / "out.csv"), "cannot write")  # under a file
+
+
+@pytest.mark.parametrize("command", [backtest, train])
+def test_a_full_disk_keeps_the_old_output_and_leaves_no_temporary_file(command, inputs, tmp_path):
+    out = tmp_path / "out"
+    out.write_bytes(b"the previous run")
+    refused(command(inputs, out, limit_file_bytes=512), str(out), "cannot write", "File too large")
+    assert out.read_bytes() == b"the previous run"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", [backtest, train])
+def test_a_regular_file_is_replaced_whole(command, inputs, tmp_path):
+    out = tmp_path / "out"
+    out.write_bytes(b"the previous run")
+    run = command(inputs, out)
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes() != b"the previous run" and out.stat().st_size > 512
+    assert leftovers(tmp_path) == []
