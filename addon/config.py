@@ -33,6 +33,8 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from vigilante.escaping import GRAFANA_UNSAFE
+
 ENV_PREFIX = "VIGILANTE_"
 CONFIG_PATH_ENV = "VIGILANTE_CONFIG"
 
@@ -66,6 +68,13 @@ def _probability(v: float) -> bool:
 
 
 _LABEL_VALUE = (lambda v: bool(v) and "\n" not in v, "a non-empty single-line string")
+# A job is also inserted as it is into Grafana queries (the `$job` variable), ServiceMonitor
+# relabelings (where `$1` means a capture group) and dashboard links: what those cannot carry
+# intact is refused here rather than escaped there.
+_JOB_NAME = (
+    lambda v: _LABEL_VALUE[0](v) and not any(c in v for c in GRAFANA_UNSAFE),
+    "a non-empty single-line string without '\"', '\\' or '$' (Grafana and relabelings insert it unescaped)",
+)
 _METRIC_NAME = (lambda v: re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", v) is not None, "a Prometheus metric/label name")
 _DNS_LABEL = (
     lambda v: re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", v) is not None,
@@ -77,7 +86,7 @@ _DNS_LABEL = (
 class AppConfig:
     """The Flask app the add-on watches, and how its metrics are labelled."""
 
-    job: str = knob("ticket-app", "Prometheus `job` label of the app's scrape targets.", _LABEL_VALUE)
+    job: str = knob("ticket-app", "Prometheus `job` label of the app's scrape targets.", _JOB_NAME)
     namespace: str = knob("tickets", "Kubernetes namespace of the app (the `namespace` label).", _DNS_LABEL)
     route_label: str = knob(
         "url_rule",
@@ -223,7 +232,7 @@ class ScorerConfig:
         "Features for which only a rise is an incident (errors, latency): a value below its baseline counts as no "
         "deviation, so the end of an error burst is not a new anomaly. Other features alert both ways.",
     )
-    job: str = knob("vigilante-scorer", "Prometheus `job` label of the scorer's scrape target.", _LABEL_VALUE)
+    job: str = knob("vigilante-scorer", "Prometheus `job` label of the scorer's scrape target.", _JOB_NAME)
     tick_seconds: float = knob(15.0, "Seconds between two scored ticks.", (_positive, "a positive number"))
     hold_ticks: int = knob(
         2, "Ticks the score must stay above the threshold before the decision turns to 1.", (lambda v: v >= 1, "an integer >= 1")

@@ -24,7 +24,9 @@ text, because kustomize only reads files below the kustomization that names them
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from pathlib import PurePosixPath
 from typing import Any, Callable, Sequence
 
@@ -92,6 +94,19 @@ def selector_of(pod_selector: str) -> dict[str, str]:
     """``'label=value'`` (the configuration's form) as a ``matchLabels`` mapping."""
     label, _, value = pod_selector.partition("=")
     return {label: value}
+
+
+def object_name(label_value: str) -> str:
+    """A Kubernetes object name for a label value (a job): itself when it is one, else a cleaned
+    form with a short digest, so two jobs never share a name.
+
+    >>> object_name("ticket-app"), object_name("Shop (EU)")
+    ('ticket-app', 'shop-eu-d9a3e8d9')
+    """
+    if re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", label_value):
+        return label_value
+    cleaned = re.sub(r"[^a-z0-9]+", "-", label_value.lower()).strip("-")[:53].strip("-") or "job"
+    return f"{cleaned}-{hashlib.sha256(label_value.encode()).hexdigest()[:8]}"
 
 
 def image(config: Config, name: str) -> dict[str, str]:
@@ -427,8 +442,9 @@ def service_monitors(config: Config) -> list[dict[str, Any]]:
                                         "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": job}]}]}}
 
     return [
-        monitor(config.app.job, config.app.job, config.app.namespace, selector_of(k.app_pod_selector), k.app_metrics_port),
-        monitor(config.scorer.job, config.scorer.job, k.namespace, SCORER_LABELS, SCORER_METRICS_PORT),
+        monitor(object_name(config.app.job), config.app.job, config.app.namespace, selector_of(k.app_pod_selector),
+                k.app_metrics_port),
+        monitor(object_name(config.scorer.job), config.scorer.job, k.namespace, SCORER_LABELS, SCORER_METRICS_PORT),
     ]
 
 

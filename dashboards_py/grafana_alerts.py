@@ -48,6 +48,7 @@ end of the range; the range must still be positive for Grafana to accept the rul
 NO_DATA_STATE = "OK"
 EXEC_ERR_STATE = "Error"
 PROMETHEUS_VALUE = re.compile(r"\$value\b(?!s)")
+TEMPLATE_ACTION = re.compile(r"\{\{.*?\}\}", re.S)
 
 
 def rule_uid(config: Config, alert: Alert) -> str:
@@ -76,7 +77,8 @@ def grafana_template(text: str) -> str:
     >>> grafana_template("{{ $value | humanizePercentage }} of {{ $labels.job }}")
     '{{ $values.V.Value | humanizePercentage }} of {{ $labels.job }}'
     """
-    return PROMETHEUS_VALUE.sub("$values.V.Value", text)
+    # Only inside actions: ``$value`` in literal text (a service named so) stays as it is.
+    return TEMPLATE_ACTION.sub(lambda action: PROMETHEUS_VALUE.sub("$values.V.Value", action.group()), text)
 
 
 def indicator(expr: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from vigilante import metric_names as m
 from vigilante.config import Config
+from vigilante.escaping import label_value
 from vigilante.dashboards.panels import (SELECTOR, Board, Query, module_dashboard,
                                     prometheus_annotation, stat, table, template_variables, timeseries)
 from vigilante.rules import slo
@@ -144,7 +145,7 @@ def build(config: Config, slug: str) -> Board:
     ), width=8)
 
     board.row("Anomaly detection")
-    scorer = f'{{job="{config.scorer.job}"}}'
+    scorer = f"{{job={label_value(config.scorer.job)}}}"
     board.add(timeseries(
         "", "The scorer's anomaly score and the threshold it calibrated from its training scores; the "
         "decision turns 1 after the score stays above the threshold for the hold ticks.",

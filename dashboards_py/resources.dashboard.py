@@ -9,6 +9,7 @@ have data only in a cluster. The selectors are the ones the saturation alerts us
 from __future__ import annotations
 
 from vigilante.config import Config
+from vigilante.escaping import label_value
 from vigilante.dashboards.panels import Board, Query, module_dashboard, template_variables, timeseries
 from vigilante.rules.recording import DASHBOARD_WINDOW, RecordedSeries
 
@@ -19,10 +20,10 @@ def build(config: Config, slug: str) -> Board:
     """The Kubernetes resources dashboard for ``config``."""
     a = config.alerting
     ns = 'namespace="$namespace"'
-    container = f'container=~"{a.container_regex}", container!="POD"'
+    container = f'container=~{label_value(a.container_regex)}, container!="POD"'
     cadvisor = f"{a.cadvisor_selector}, {ns}, {container}"
     ksm = f"{a.kube_state_metrics_selector}, {ns}"
-    hpa = f'{ksm}, horizontalpodautoscaler=~"{a.hpa_regex}"'
+    hpa = f'{ksm}, horizontalpodautoscaler=~{label_value(a.hpa_regex)}'
     by = "namespace, pod, container"
     board = Board(
         config, slug, TITLE,

@@ -17,6 +17,7 @@ Checked with ``amtool check-config`` and ``amtool config routes test`` in the te
 from __future__ import annotations
 
 from vigilante.config import Config
+from vigilante.escaping import label_value
 
 APP_DOWN_ALERTS = ("VigilanteAppDown", "VigilanteAppAbsent")
 """Alerts meaning the app itself is gone."""
@@ -54,7 +55,7 @@ def alertmanager_config(config: Config) -> dict:
             "repeat_interval": "4h",
             "routes": [
                 {
-                    "matchers": [f'service="{service}"'],
+                    "matchers": [f"service={label_value(service)}"],
                     "receiver": names["ticket"],
                     "group_by": ["service", "alertname"],
                     "routes": [

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from vigilante import metric_names
 from vigilante.config import Config
+from vigilante.escaping import label_value, template_text
 from vigilante.rules import slo
 from vigilante.rules.panels import PANELS, Panel
 from vigilante.rules.recording import DASHBOARD_WINDOW, RecordedSeries
@@ -76,9 +77,10 @@ class Alert:
         """Severity, the routing labels from the configuration, then the alert's own labels."""
         return {
             "severity": self.severity,
-            "service": config.app.service,
-            "team": config.app.team,
-            "namespace": config.app.namespace,
+            # Prometheus and Grafana expand templates in alert labels too.
+            "service": template_text(config.app.service),
+            "team": template_text(config.app.team),
+            "namespace": template_text(config.app.namespace),
             **self.labels,
         }
 
@@ -86,8 +88,8 @@ class Alert:
         return {
             "summary": self.summary,
             "description": self.description,
-            "runbook_url": self.runbook_url(config),
-            "dashboard_url": self.dashboard_panel().url(config),
+            "runbook_url": template_text(self.runbook_url(config)),
+            "dashboard_url": template_text(self.dashboard_panel().url(config)),
         }
 
 
@@ -202,7 +204,7 @@ def _availability_alerts(config: Config, names: RecordedSeries) -> list[Alert]:
 
 
 def _scorer_alerts(config: Config) -> list[Alert]:
-    job = f'job="{config.scorer.job}"'
+    job = f"job={label_value(config.scorer.job)}"
     stale_after = 5 * config.scorer.tick_seconds
     return [
         Alert(
@@ -253,7 +255,7 @@ def _scorer_alerts(config: Config) -> list[Alert]:
             summary="The anomaly scorer flags the app's traffic as anomalous.",
             description=(
                 f"Scorer {{{{ $labels.instance }}}} kept its anomaly score above its threshold for "
-                f"{config.scorer.hold_ticks} ticks: the traffic of {config.app.service} "
+                f"{config.scorer.hold_ticks} ticks: the traffic of {template_text(config.app.service)} "
                 "(rate, errors, latency) does not look like its baseline."
             ),
             panel="anomaly",
@@ -263,10 +265,10 @@ def _scorer_alerts(config: Config) -> list[Alert]:
 
 def _saturation_alerts(config: Config) -> list[Alert]:
     a = config.alerting
-    ns = f'namespace="{config.app.namespace}"'
-    container = f'container=~"{a.container_regex}", container!="POD"'
+    ns = f"namespace={label_value(config.app.namespace)}"
+    container = f'container=~{label_value(a.container_regex)}, container!="POD"'
     by = "namespace, pod, container"
-    hpa = f'{a.kube_state_metrics_selector}, {ns}, horizontalpodautoscaler=~"{a.hpa_regex}"'
+    hpa = f'{a.kube_state_metrics_selector}, {ns}, horizontalpodautoscaler=~{label_value(a.hpa_regex)}'
     return [
         Alert(
             name="VigilanteContainerMemoryNearLimit",

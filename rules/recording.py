@@ -48,6 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vigilante.config import Config, ConfigError
+from vigilante.escaping import label_value
 from vigilante.rules import slo
 
 SHORT_WINDOW = "1m"
@@ -100,7 +101,8 @@ class RecordedSeries:
 
     def matchers(self) -> str:
         """The label matchers that select the app's raw series: ``namespace="...", job="..."``."""
-        return f'namespace="{self.config.app.namespace}", job="{self.config.app.job}"'
+        app = self.config.app
+        return f"namespace={label_value(app.namespace)}, job={label_value(app.job)}"
 
     def selector(self) -> str:
         """``{namespace="...", job="..."}``: selects the app's recorded series."""

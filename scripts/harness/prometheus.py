@@ -144,9 +144,9 @@ class PrometheusServer:
         wait_until(evaluated, timeout, "every rule group to be evaluated once")
 
 
-def promtool(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
-    """Run promtool with ``args``; the result carries returncode, stdout and stderr."""
-    return subprocess.run([find_binary(PROMTOOL), *args], capture_output=True, text=True, timeout=timeout)
+def promtool(*args: str, timeout: float = 120.0, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run promtool with ``args`` (in ``cwd``); the result carries returncode, stdout and stderr."""
+    return subprocess.run([find_binary(PROMTOOL), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def backfill_openmetrics(text: str, data_dir: Path, workdir: Path) -> None:
