@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from vigilante.prometheus_api import PrometheusAPI, PrometheusQueryError
+from vigilante.prometheus_api import MalformedAnswer, PrometheusAPI, PrometheusQueryError
 
 Values = dict[str, "float | None"]
 
@@ -95,7 +95,11 @@ class FeatureSource:
     def _split(self, result: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         by_feature: dict[str, list[dict[str, Any]]] = {name: [] for name in self.queries}
         for series in result:
-            by_feature[series["metric"].get(FEATURE_LABEL, "")].append(series)
+            name = series["metric"].get(FEATURE_LABEL)
+            if name not in by_feature:
+                # The query labels every series it returns: only a look-alike answers without.
+                raise MalformedAnswer(f"a series without a known {FEATURE_LABEL} label: {series['metric']}")
+            by_feature[name].append(series)
         for name, series in by_feature.items():
             self._check_single(name, self.queries[name], series)
         return by_feature

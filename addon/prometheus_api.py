@@ -8,8 +8,10 @@ query Prometheus through this one class, so they fail the same way::
         print(series["metric"], series["value"])
 
 Errors are split by what the caller can do about them: :class:`PrometheusUnavailable`
-(connection refused, timeout, 5xx: retry later) and :class:`PrometheusQueryError`
-(the query itself is wrong: retrying will not help).
+(connection refused, timeout, 5xx, or an answer that is not the API's shape, as from a
+proxy or a look-alike: retry later) and :class:`PrometheusQueryError` (the query itself is
+wrong: retrying will not help). Every answer is checked against the documented shape
+before a caller sees it, so no caller indexes into something that is not there.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ class PrometheusUnavailable(PrometheusError):
     """Prometheus could not be reached or answered with a server error; try again later."""
 
 
+class MalformedAnswer(PrometheusUnavailable):
+    """The server answered, but not in the shape of the Prometheus HTTP API."""
+
+
 class PrometheusQueryError(PrometheusError):
     """Prometheus rejected the query (bad PromQL, bad parameters); retrying will not help."""
 
@@ -46,7 +52,8 @@ class PrometheusAPI:
     """Query one Prometheus server.
 
     ``retries`` extra attempts are made on :class:`PrometheusUnavailable`, waiting
-    ``backoff * 2**attempt`` seconds in between; query errors are never retried.
+    ``backoff * 2**attempt`` seconds in between; query errors and malformed answers are
+    never retried.
     """
 
     def __init__(self, url: str, timeout: float = 10.0, retries: int = 2, backoff: float = 0.5,
@@ -76,14 +83,20 @@ class PrometheusAPI:
         if time is not None:
             params["time"] = time
         data = self._get("/api/v1/query", params)
-        if data["resultType"] in ("scalar", "string"):
+        kind = data.get("resultType")
+        if kind in ("scalar", "string"):
+            _check_sample(data.get("result"), kind == "scalar", expr)
             return [{"metric": {}, "value": data["result"]}]
-        return data["result"]
+        if kind != "vector":
+            raise MalformedAnswer(f"{self.url}: expected a vector from {expr!r}, got resultType {kind!r}")
+        return _checked_series(data.get("result"), "value", expr)
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
         """Range query; returns the matrix ``result`` list."""
         data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step})
-        return data["result"]
+        if data.get("resultType") != "matrix":
+            raise MalformedAnswer(f"{self.url}: expected a matrix from {expr!r}, got resultType {data.get('resultType')!r}")
+        return _checked_series(data.get("result"), "values", expr)
 
     def query_stats(self, expr: str, start: float, end: float, step: float) -> QueryStats:
         """The samples a range query touches (``stats=all``), to compare query costs."""
@@ -111,6 +124,8 @@ class PrometheusAPI:
         for attempt in range(self.retries + 1):
             try:
                 return self._get_once(path, params)
+            except MalformedAnswer:
+                raise  # it answered: asking again at once gets the same answer; the next tick asks again
             except PrometheusUnavailable:
                 if attempt == self.retries:
                     raise
@@ -129,7 +144,40 @@ class PrometheusAPI:
         try:
             body = response.json()
         except ValueError as exc:
-            raise PrometheusUnavailable(f"{self.url}{path}: HTTP {response.status_code}, not JSON") from exc
-        if body.get("status") != "success":
+            raise MalformedAnswer(f"{self.url}{path}: HTTP {response.status_code}, not JSON") from exc
+        if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
+            raise MalformedAnswer(f"{self.url}{path}: HTTP {response.status_code}, not a Prometheus API answer: "
+                                  f"{str(body)[:100]}")
+        if body["status"] != "success":
             raise PrometheusQueryError(f"{body.get('errorType', 'error')}: {body.get('error', body)} (query {params.get('query')!r})")
+        if not isinstance(body.get("data"), dict):
+            raise MalformedAnswer(f"{self.url}{path}: a success without its data object")
         return body["data"]
+
+
+def _check_sample(sample: Any, numeric: bool, expr: str) -> None:
+    """``[timestamp, "value"]``, the value a number in a string (``"NaN"`` and ``"+Inf"`` included)."""
+    if not (isinstance(sample, list) and len(sample) == 2 and isinstance(sample[0], (int, float))
+            and isinstance(sample[1], str)):
+        raise MalformedAnswer(f"a sample of {expr!r} is not [timestamp, \"value\"]: {str(sample)[:100]}")
+    if numeric:
+        try:
+            float(sample[1])
+        except ValueError:
+            raise MalformedAnswer(f"a sample of {expr!r} is not a number: {sample[1][:40]!r}") from None
+
+
+def _checked_series(result: Any, key: str, expr: str) -> list[dict[str, Any]]:
+    """``result`` when it is a list of ``{"metric": {...}, key: ...}`` with well-formed samples."""
+    if not isinstance(result, list):
+        raise MalformedAnswer(f"the result of {expr!r} is not a list: {str(result)[:100]}")
+    for series in result:
+        if not (isinstance(series, dict) and isinstance(series.get("metric"), dict)
+                and all(isinstance(v, str) for v in series["metric"].values())):
+            raise MalformedAnswer(f"a series of {expr!r} has no label set: {str(series)[:100]}")
+        samples = [series.get(key)] if key == "value" else series.get(key)
+        if not isinstance(samples, list):
+            raise MalformedAnswer(f"a series of {expr!r} has no {key!r}: {str(series)[:100]}")
+        for sample in samples:
+            _check_sample(sample, True, expr)
+    return result

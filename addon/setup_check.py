@@ -24,6 +24,7 @@ from pathlib import Path
 
 from vigilante.cli import _config_args
 from vigilante.config import Config, load_config
+from vigilante.escaping import label_value
 from vigilante.prometheus_api import PrometheusAPI, PrometheusError
 
 LATENCY_WINDOW = "5m"
@@ -99,14 +100,21 @@ def check_latency_buckets(config: Config, api: PrometheusAPI, at: float) -> Find
     if not requests:
         return Finding("latency buckets", True, f"no requests in the last {LATENCY_WINDOW}: nothing to judge yet")
     # The buckets the app exports (its `le` labels as spelled), which are what the rules read.
-    spelled = {float(r["metric"]["le"]): r["metric"]["le"]
-               for r in api.query(f"count by (le) ({names.raw_bucket()}{{{sel}}})", at) if r["metric"]["le"] != "+Inf"}
+    spelled = {}
+    for series in api.query(f"count by (le) ({names.raw_bucket()}{{{sel}}})", at):
+        le = series["metric"].get("le", "")
+        try:
+            bound = float(le)
+        except ValueError:
+            continue  # not a bucket bound: nothing the rules could read either
+        if math.isfinite(bound):
+            spelled[bound] = le
     bounds = sorted(spelled)
     if not bounds:
         return Finding("latency buckets", False, f"{names.raw_bucket()} has no finite buckets")
 
     def share_below(bound: float) -> float:
-        below = f'sum(rate({names.raw_bucket()}{{{sel}, le="{spelled[bound]}"}}[{LATENCY_WINDOW}]))'
+        below = f"sum(rate({names.raw_bucket()}{{{sel}, le={label_value(spelled[bound])}}}[{LATENCY_WINDOW}]))"
         return api.scalar(f"{below} / {rate}", at) or 0.0
 
     mean = api.scalar(f"sum(rate({names.raw_sum()}{{{sel}}}[{LATENCY_WINDOW}])) / {rate}", at) or 0.0

@@ -136,7 +136,12 @@ def _log_setup_check(config: Config) -> None:
     from vigilante.setup_check import run_checks
 
     api = PrometheusAPI(config.prometheus.url, timeout=config.prometheus.query_timeout_seconds, retries=0)
-    for finding in run_checks(config, api):
+    try:
+        findings = run_checks(config, api)
+    except Exception as exc:  # noqa: BLE001 - advice at start-up must never keep the scorer from scoring
+        log.warning("start-up check could not run: %s: %s", type(exc).__name__, exc)
+        return
+    for finding in findings:
         if not finding.ok:
             log.warning("start-up check: %s: %s", finding.check, finding.message)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import re
 import threading
 import time
 from typing import Callable
@@ -19,6 +20,45 @@ from vigilante.service.metrics import ScorerMetrics
 from vigilante.service.warm_start import NotWarmError, WarmStart, warm_start
 
 log = logging.getLogger(__name__)
+
+
+class OnceLog:
+    """Logs a lasting condition once when it starts or changes, not on every tick it lasts.
+
+    Messages that differ only in their numbers (timestamps, counts) are the same condition;
+    repeats go to the debug level.
+
+    >>> once = OnceLog()
+    >>> [once.report(logging.WARNING, f"tick {t}: refused") for t in (1, 2)]
+    [True, False]
+    >>> once.clear("back"), once.clear("back")
+    (True, False)
+    """
+
+    def __init__(self) -> None:
+        self.condition: str | None = None
+        self.repeats = 0
+
+    def report(self, level: int, message: str) -> bool:
+        """Log ``message`` at ``level`` if it is a new condition; return whether it was."""
+        condition = re.sub(r"\d+(?:[.:]\d+)*", "N", message)
+        new = condition != self.condition
+        if new:
+            suffix = f" (after {self.repeats} repeats of the previous condition)" if self.repeats else ""
+            self.condition, self.repeats = condition, 0
+            log.log(level, "%s%s", message, suffix)
+        else:
+            self.repeats += 1
+            log.debug("%s", message)
+        return new
+
+    def clear(self, message: str) -> bool:
+        """The condition ended: log ``message`` once; return whether there was one."""
+        if self.condition is None:
+            return False
+        log.info("%s (after %d ticks)", message, self.repeats + 1)
+        self.condition, self.repeats = None, 0
+        return True
 
 
 class ScorerService:
@@ -42,6 +82,8 @@ class ScorerService:
         self.prometheus_ok = False
         self._ticks_since_save = 0
         self.decision = 0
+        self._problem = OnceLog()
+        self._not_warm = OnceLog()
 
     @property
     def warm(self) -> bool:
@@ -67,12 +109,13 @@ class ScorerService:
             values = self.features.at(timestamp).values
         except PrometheusUnavailable as exc:
             self.prometheus_ok, outcome = False, "prometheus_unavailable"
-            log.warning("tick %s: no features, Prometheus unavailable: %s", _iso(timestamp), exc)
+            self._problem.report(logging.WARNING, f"tick {_iso(timestamp)}: no features, Prometheus unavailable: {exc}")
         except PrometheusQueryError as exc:
             self.prometheus_ok, outcome = True, "query_error"
-            log.error("tick %s: no features: %s", _iso(timestamp), exc)
+            self._problem.report(logging.ERROR, f"tick {_iso(timestamp)}: no features: {exc}")
         else:
             self.prometheus_ok = True
+            self._problem.clear(f"tick {_iso(timestamp)}: features read again")
         if outcome:
             # A tick without features is stepped as a row of empty cells, exactly as the
             # backtest replays one: scored on nothing, not learned, and the decision drops
@@ -109,7 +152,7 @@ class ScorerService:
         try:
             warm = warm_start(self.config, self.features, now)
         except NotWarmError as exc:
-            log.warning("not warm yet: %s", exc)
+            self._not_warm.report(logging.WARNING, f"not warm yet: {exc}")
             self.metrics.warm.set(0)
             return False
         self._adopt(warm)

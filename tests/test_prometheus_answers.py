@@ -1,0 +1,168 @@
+"""Answers of the wrong shape: a typed error like an outage, in the client and in a real ``vigilante serve``.
+
+The scorer must never crash on, learn from, or keep alerting through an answer that is not
+the Prometheus API's: the tick is a gap, the decision drops to 0, ``/readyz`` turns 503, and
+the log says so once per change, not once per tick.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from vigilante.feature_source import FeatureSource
+from vigilante.prometheus_api import MalformedAnswer, PrometheusAPI
+from scripts.harness.process import ManagedProcess, free_port, wait_until
+from tests.fixtures.fake_prometheus import FakePrometheus, vector
+
+MALFORMED = {
+    "a list": [],
+    "success without data": {"status": "success"},
+    "data not an object": {"status": "success", "data": []},
+    "a matrix for an instant query": {"status": "success", "data": {"resultType": "matrix", "result": []}},
+    "result not a list": {"status": "success", "data": {"resultType": "vector", "result": {}}},
+    "a value that is no number": {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"vigilante_feature": "value"}, "value": [1, "abc"]}]}},
+    "a value without its timestamp": {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"vigilante_feature": "value"}, "value": "1"}]}},
+    "a series without the feature label": {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"job": "x"}, "value": [1, "1"]}]}},
+    "not JSON": "<html>proxy error</html>",
+    "an unknown status": {"status": "maybe", "data": {}},
+}
+
+
+@pytest.mark.parametrize("shape", MALFORMED)
+def test_each_malformed_shape_is_a_typed_error(shape):
+    with FakePrometheus(lambda params: MALFORMED[shape]) as fake:
+        source = FeatureSource(PrometheusAPI(fake.url, retries=0), {"value": "vector(1)"})
+        with pytest.raises(MalformedAnswer):
+            source.at(1_800_000_000)
+        if shape not in ("a matrix for an instant query", "a series without the feature label",
+                         "a value that is no number", "a value without its timestamp"):
+            with pytest.raises(MalformedAnswer):  # the same answer to a range query
+                source.between(1_800_000_000, 1_800_000_060, 15)
+
+
+def test_a_well_formed_answer_reads(tmp_path):
+    with FakePrometheus(lambda params: vector({"value": 3.5}, float(params["time"]))) as fake:
+        row = FeatureSource(PrometheusAPI(fake.url, retries=0), {"value": "vector(1)"}).at(1_800_000_000)
+    assert row.values == {"value": 3.5}
+
+
+CONFIG = """\
+prometheus:
+  url: {url}
+scorer:
+  features: [value]
+  tick_seconds: 1
+  n_trees: 8
+  relearn_after_ticks: 0
+  state_path: {state}
+service:
+  queries:
+    value: vector(1)
+"""
+
+
+class Script:
+    """What the fake answers, switched by the test: ``good`` values, an ``anomaly``, or a malformed shape."""
+
+    def __init__(self):
+        self.mode = "good"
+        self.rng = random.Random(3)
+
+    def __call__(self, params):
+        if self.mode in MALFORMED:
+            return MALFORMED[self.mode]
+        level = 100.0 if self.mode == "good" else 5000.0
+        return vector({"value": level * (1 + self.rng.gauss(0, 0.02))}, float(params.get("time", 0)))
+
+
+def serve(tmp_path, url, state):
+    config = tmp_path / "vigilante.yaml"
+    config.write_text(CONFIG.format(url=url, state=state))
+    port = free_port()
+    process = ManagedProcess("scorer", [sys.executable, "-m", "vigilante.cli", "serve", "--config", str(config),
+                                        "--port", str(port)], tmp_path / "scorer.log").start()
+    return process, f"http://127.0.0.1:{port}"
+
+
+def gauge(base, name):
+    text = requests.get(f"{base}/metrics", timeout=5).text
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else None
+
+
+def ticks(base, result):
+    text = requests.get(f"{base}/metrics", timeout=5).text
+    found = re.search(rf'^vigilante_ticks_total{{result="{result}"}} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def readyz(base):
+    try:
+        return requests.get(f"{base}/readyz", timeout=5).status_code
+    except requests.ConnectionError:
+        return None
+
+
+@pytest.mark.slow
+def test_a_running_scorer_drops_its_decision_and_readiness_on_malformed_answers(tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text(CONFIG.format(url="http://127.0.0.1:1", state=tmp_path / "state"))
+    rng = random.Random(1)
+    (tmp_path / "train.csv").write_text("timestamp,value\n" + "".join(
+        f"{1_700_000_000 + i},{100 * (1 + rng.gauss(0, 0.02))}\n" for i in range(400)))
+    trained = subprocess.run([sys.executable, "-m", "vigilante.cli", "train", str(tmp_path / "train.csv"),
+                              "--out", str(tmp_path / "state"), "--config", str(config)],
+                             capture_output=True, text=True, timeout=120)
+    assert trained.returncode == 0, trained.stderr
+    script = Script()
+    with FakePrometheus(script) as fake:
+        scorer, base = serve(tmp_path, fake.url, tmp_path / "state")
+        try:
+            scorer.wait_ready(lambda: readyz(base) == 200, 30, "ready on good answers")
+            script.mode = "anomaly"
+            scorer.wait_ready(lambda: gauge(base, "vigilante_anomaly_decision") == 1, 30, "decision 1 on the anomaly")
+            shapes = ["a list", "success without data", "a matrix for an instant query",
+                      "a series without the feature label", "a value that is no number", "not JSON"]
+            for shape in shapes:
+                script.mode = shape
+                before = ticks(base, "prometheus_unavailable")
+                scorer.wait_ready(lambda: ticks(base, "prometheus_unavailable") >= before + 3, 30,
+                                  f"three ticks of {shape}")
+                assert gauge(base, "vigilante_anomaly_decision") == 0, shape
+                assert readyz(base) == 503, shape
+            script.mode = "good"
+            scorer.wait_ready(lambda: readyz(base) == 200, 30, "ready again")
+        finally:
+            scorer.stop()
+    log = scorer.log_path.read_text()
+    assert "Traceback" not in log, log
+    unavailable = [line for line in log.splitlines() if "Prometheus unavailable" in line and "WARNING" in line]
+    assert len(unavailable) == len(shapes), "\n".join(unavailable)  # one line per change, not per tick
+    assert log.count("features read again") == 1, log
+
+
+@pytest.mark.slow
+def test_a_scorer_without_state_keeps_running_and_retrying_on_malformed_answers(tmp_path):
+    script = Script()
+    script.mode = "a list"
+    with FakePrometheus(script) as fake:
+        scorer, base = serve(tmp_path, fake.url, tmp_path / "state")
+        try:
+            scorer.wait_ready(lambda: readyz(base) == 503, 30, "serving /readyz")
+            start = fake.queries
+            scorer.wait_ready(lambda: fake.queries >= start + 4, 30, "retrying the warm start every tick")
+            assert readyz(base) == 503 and requests.get(f"{base}/healthz", timeout=5).status_code == 200
+        finally:
+            scorer.stop()
+    log = scorer.log_path.read_text()
+    assert "Traceback" not in log, log
+    assert log.count("not warm yet") == 1, log
