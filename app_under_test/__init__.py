@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_HASH_METHOD": "scrypt",
     # Static files are versioned by URL (?v=VERSION), so a long max-age is safe.
     "SEND_FILE_MAX_AGE_DEFAULT": 7 * 24 * 3600,
+    # The app's largest legitimate request is a small form: a bigger body is refused with
+    # 413 before it is read, instead of being parsed into a worker's memory.
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    # Failed logins allowed per client address in a sliding window, then 429 (per worker).
+    "LOGIN_FAILURES_ALLOWED": 10,
+    "LOGIN_FAILURE_WINDOW_SECONDS": 300,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "FAULTS_ENABLED": False,

@@ -1,14 +1,17 @@
 """Create the schema and load demo data: ``python -m app_under_test.seed`` or ``flask --app app_under_test seed``.
 
 The data are the same on every run (a seeded random generator): organizers, dozens of
-events (a few already past), ticket types with limited stock, and demo users whose
-password is :data:`DEMO_PASSWORD`.
+events (a few already past), ticket types with limited stock, and demo users
+``user1@example.com`` … ``user5@example.com``. Their password is ``TICKETS_DEMO_PASSWORD``
+(the app's ``DEMO_PASSWORD``) when set, else a random one that the seed prints once: no
+installation ever has a password anybody could look up.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import secrets
 import sys
 from datetime import timedelta
 
@@ -17,14 +20,21 @@ from flask import Flask
 
 from app_under_test.models import Event, Organizer, TicketType, User, utcnow
 
-DEMO_PASSWORD = "demo-password"
 ORGANIZERS = ("Sala Apolo", "Teatro Real", "Festival Norte", "Club de Jazz Azul", "Estadio Central", "Cine Lumière")
 KINDS = ("Concert", "Play", "Festival day", "Jazz night", "Match", "Premiere", "Stand-up", "Opera")
 TICKET_TYPES = (("General", 2500, (100, 400)), ("Reduced", 1500, (30, 120)), ("VIP", 9000, (5, 25)))
 
 
-def seed_demo_data(app: Flask, events: int = 36, users: int = 5, seed: int = 7) -> dict[str, int]:
-    """Insert the demo data into an empty schema; return how many rows of each kind."""
+def demo_password(app: Flask) -> tuple[str, bool]:
+    """The demo users' password, and whether it was generated (not configured)."""
+    configured = app.config.get("DEMO_PASSWORD")
+    if configured:
+        return str(configured), False
+    return secrets.token_urlsafe(12), True
+
+
+def seed_demo_data(app: Flask, password: str, events: int = 36, users: int = 5, seed: int = 7) -> dict[str, int]:
+    """Insert the demo data into an empty schema, users with ``password``; return how many rows of each kind."""
     from app_under_test.auth import hash_password
     from app_under_test.db import new_session
 
@@ -32,7 +42,7 @@ def seed_demo_data(app: Flask, events: int = 36, users: int = 5, seed: int = 7) 
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     session = new_session(app)
     try:
-        password_hash = hash_password(app.config, DEMO_PASSWORD)
+        password_hash = hash_password(app.config, password)
         session.add_all(User(email=f"user{i}@example.com", name=f"Demo User {i}", password_hash=password_hash)
                         for i in range(1, users + 1))
         organizers = [Organizer(name=name, description=f"{name} presents live events all year.") for name in ORGANIZERS]
@@ -79,8 +89,12 @@ def create_and_seed(app: Flask, reset: bool = False, events: int = 36) -> str:
             return "the database already holds events: nothing loaded (use --reset to start over)"
     finally:
         session.close()
-    counts = seed_demo_data(app, events=events)
-    return "loaded " + ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    password, generated = demo_password(app)
+    counts = seed_demo_data(app, password, events=events)
+    said = (f"password {password} (generated: set TICKETS_DEMO_PASSWORD to choose it)" if generated
+            else "password from TICKETS_DEMO_PASSWORD")
+    return (f"loaded {', '.join(f'{n} {kind}' for kind, n in counts.items())}; demo users "
+            f"user1@example.com … user{counts['users']}@example.com, {said}")
 
 
 def main(argv: list[str] | None = None) -> int:

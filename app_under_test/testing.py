@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Flask
 
-from app_under_test.seed import DEMO_PASSWORD
-
 # Seeding hashes passwords; scrypt's cost is right for production and wasted in tests.
 FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
+# The demo users' password in tests (installations get a generated one: app_under_test.seed).
+DEMO_PASSWORD = "test-only-password"
 DEMO_EMAIL = "user1@example.com"
 _CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -21,7 +21,8 @@ def seeded_app(instance: Path, database_url: str | None = None, reset: bool = Fa
     from app_under_test import create_app
     from app_under_test.seed import create_and_seed
 
-    settings = {"INSTANCE_PATH": str(instance), "TESTING": True, "PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH, **config}
+    settings = {"INSTANCE_PATH": str(instance), "TESTING": True, "PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH,
+                "DEMO_PASSWORD": DEMO_PASSWORD, **config}
     if database_url:
         settings["DATABASE_URL"] = database_url
     app = create_app(settings)

@@ -263,9 +263,20 @@ class LocalStack:
         self.alertmanager.start()
         return self.alertmanager.url
 
+    @staticmethod
+    def demo_password(instance: Path) -> str:
+        """The demo users' password of this stack: generated once, kept beside its database."""
+        path = instance / "demo-password"
+        if not path.exists():
+            instance.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(12))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
     def _start_app(self) -> str:
         instance = self.workdir / "app" / "instance"
-        env = {"TICKETS_INSTANCE_PATH": str(instance), "VIGILANTE_FAULTS_ENABLED": "1",
+        env = {"TICKETS_INSTANCE_PATH": str(instance), "TICKETS_DEMO_PASSWORD": self.demo_password(instance),
+               "VIGILANTE_FAULTS_ENABLED": "1",
                "VIGILANTE_FAULTS_TOKEN": self.faults_token, **config_env(self.overrides)}
         seed = subprocess.run([sys.executable, "-m", "app_under_test.seed"], capture_output=True, text=True,
                               env={**_without_vigilante_vars(os.environ), "PYTHONPATH": str(REPO_ROOT), **env},
@@ -300,6 +311,7 @@ class LocalStack:
     def start_load(self, scenario: str, run_time_seconds: float, control_file: Path | None = None) -> ManagedProcess:
         """Run Locust headless against the app: ``scenario`` of scripts/load_shapes.py, at most ``run_time_seconds``."""
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "VIGILANTE_LOAD_SCENARIO": scenario,
+               "TICKETS_DEMO_PASSWORD": self.demo_password(self.workdir / "app" / "instance"),
                "VIGILANTE_FAULTS_TOKEN": self.faults_token, "VIGILANTE_LOAD_MAX_SECONDS": str(run_time_seconds)}
         if control_file is not None:
             env["VIGILANTE_LOAD_CONTROL"] = str(control_file)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from app_under_test.db import new_session
 from app_under_test.models import Event, Order, OutboxEmail, Ticket, TicketType, utcnow
-from app_under_test.testing import csrf_token_in, login_with_test_client, seeded_app
+from app_under_test.testing import DEMO_PASSWORD, csrf_token_in, login_with_test_client, seeded_app
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ def test_login_logout_round_trip(client):
     assert "Log in" in client.get("/").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("email, password", [("user1@example.com", "wrong"), ("nobody@example.com", "demo-password"),
+@pytest.mark.parametrize("email, password", [("user1@example.com", "wrong"), ("nobody@example.com", DEMO_PASSWORD),
                                              ("", "")])
 def test_wrong_credentials_are_refused_with_one_message(client, email, password):
     token = csrf_token_in(client.get("/login").get_data(as_text=True))
@@ -179,14 +179,14 @@ def test_wrong_credentials_are_refused_with_one_message(client, email, password)
 
 
 def test_login_without_csrf_token_is_refused(client):
-    response = client.post("/login", data={"email": "user1@example.com", "password": "demo-password"})
+    response = client.post("/login", data={"email": "user1@example.com", "password": DEMO_PASSWORD})
     assert response.status_code == 400
     assert "The CSRF token is missing." in response.get_data(as_text=True)
 
 
 def test_login_redirects_only_to_local_next(client):
     token = csrf_token_in(client.get("/login").get_data(as_text=True))
-    form = {"email": "user1@example.com", "password": "demo-password", "csrf_token": token}
+    form = {"email": "user1@example.com", "password": DEMO_PASSWORD, "csrf_token": token}
     response = client.post("/login?next=https://evil.example/", data=form)
     assert response.headers["Location"] == "/"
     client.get("/")  # new session after login: fetch a fresh token

@@ -616,3 +616,13 @@ def test_the_scorer_binds_loopback_by_default_and_all_addresses_in_its_pod():
     assert in_pod["service"]["listen_address"] == "0.0.0.0"
     chosen = Config().replace("service", listen_address="10.1.2.3")
     assert yaml.safe_load(scorer_configuration(chosen))["service"]["listen_address"] == "10.1.2.3"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_demo_seed_takes_its_users_password_from_a_secret(overlays, overlay):
+    seeds = [c for _, spec in pod_specs(overlays[overlay]) for c in spec.get("initContainers", []) if c["name"] == "seed"]
+    assert seeds, "no seed init container"
+    for seed in seeds:
+        env = {e["name"]: e for e in seed["env"]}
+        ref = env["TICKETS_DEMO_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"], ref["optional"]) == ("ticket-app", "demo-password", True)
