@@ -24,6 +24,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import typing
@@ -444,9 +445,14 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
 
 def _read_file(path: Path) -> dict[str, dict[str, Located]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -457,6 +463,7 @@ def _read_file(path: Path) -> dict[str, dict[str, Located]]:
         return {}
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(f"{path}:{root.start_mark.line + 1}: expected a mapping of sections ({', '.join(SECTIONS)})")
+    _refuse_duplicate_keys(root, path)
     out: dict[str, dict[str, Located]] = {}
     for key_node, value_node in root.value:
         section = key_node.value
@@ -472,6 +479,23 @@ def _read_file(path: Path) -> dict[str, dict[str, Located]]:
             value = yaml.safe_load(yaml.serialize(v_node))
             keys[k_node.value] = (value, f"{path}:{k_node.start_mark.line + 1}")
     return out
+
+
+def _refuse_duplicate_keys(node: yaml.Node, path: Path, parents: tuple[str, ...] = ()) -> None:
+    """YAML lets a later key silently replace an earlier one; a configuration must not."""
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, path, parents)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key, line = str(key_node.value), key_node.start_mark.line + 1
+        if key in seen:
+            name = ".".join((*parents, key))
+            raise ConfigError(f"{path}:{line}: duplicate key '{name}' (first at line {seen[key]}); keep one")
+        seen[key] = line
+        _refuse_duplicate_keys(value_node, path, (*parents, key))
 
 
 def _read_env(env: Mapping[str, str]) -> dict[str, dict[str, Located]]:
@@ -533,11 +557,13 @@ def _coerce(raw: Any, hint: Any, what: str) -> Any:
         if isinstance(raw, bool):
             return raw
     elif hint is int:
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
+        number = _number(raw)
+        if number is not None and number == int(number):  # 1e3 is 1000
+            return int(number)
     elif hint is float:
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return float(raw)
+        number = _number(raw)
+        if number is not None:
+            return number
     elif hint is str:
         if isinstance(raw, str):
             return raw
@@ -546,8 +572,27 @@ def _coerce(raw: Any, hint: Any, what: str) -> Any:
     raise ConfigError(f"{what}: expected {_type_name(hint)}, got {raw!r}")
 
 
+# YAML 1.2's number notations; PyYAML reads YAML 1.1, where `1e3` and `1e-300` are strings.
+_NUMBER = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?")
+
+
+def _number(raw: Any) -> float | None:
+    """``raw`` as a finite number (a YAML number, or a string in any YAML number notation); else None.
+
+    >>> _number(15), _number("1e3"), _number("1e-300"), _number("2.5E+1"), _number(float("inf")), _number(True)
+    (15.0, 1000.0, 1e-300, 25.0, None, None)
+    """
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
+        raw = float(raw.strip().replace("_", ""))
+    if isinstance(raw, (int, float)) and math.isfinite(raw):
+        return float(raw)
+    return None
+
+
 def _type_name(hint: Any) -> str:
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}.get(hint, str(hint))
 
 
 def _suggest(word: str, choices: typing.Iterable[str]) -> str:

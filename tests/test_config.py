@@ -67,7 +67,7 @@ def test_an_unknown_section_is_an_error(tmp_path):
     ("scorer:\n  hold_ticks: 0\n", ":2: scorer.hold_ticks: expected an integer >= 1, got 0"),
     ("slo:\n  availability: 99.5\n", ":2: slo.availability: expected a number between 0 and 1, got 99.5"),
     ("app:\n  route_label: path\n", ":2: app.route_label: expected 'url_rule' or 'endpoint', got 'path'"),
-    ("app:\n  latency_buckets: 0.5\n", ":2: app.latency_buckets: expected a list of a number, got 0.5"),
+    ("app:\n  latency_buckets: 0.5\n", ":2: app.latency_buckets: expected a list of a finite number, got 0.5"),
     ("app:\n  latency_buckets: [1, 0.5]\n", ":2: app.latency_buckets: expected ascending positive numbers"),
     ("kubernetes:\n  namespace: My_NS\n", ":2: kubernetes.namespace: expected a Kubernetes name"),
 ])
@@ -109,7 +109,7 @@ def test_environment_names_the_file_to_read(tmp_path):
 
 
 def test_a_bad_environment_value_names_the_variable():
-    with pytest.raises(ConfigError, match=r"^\$VIGILANTE_SLO__AVAILABILITY: slo.availability: expected a number"):
+    with pytest.raises(ConfigError, match=r"^\$VIGILANTE_SLO__AVAILABILITY: slo.availability: expected a finite number"):
         load_config(env={"VIGILANTE_SLO__AVAILABILITY": "high"})
 
 
@@ -142,3 +142,58 @@ def test_an_environment_value_for_a_string_knob_is_taken_as_written():
     cfg = load_config(env={"VIGILANTE_APP__JOB": "123", "VIGILANTE_GRAFANA__FOLDER": "yes"})
 
     assert cfg.app.job == "123" and cfg.grafana.folder == "yes"
+
+
+def one_line_error(capsys, path) -> str:
+    from vigilante.cli import main
+
+    assert main(["config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_the_line(tmp_path, capsys):
+    path = tmp_path / "vigilante.yaml"
+    path.write_bytes(b"app:\n  job: shop\n  service: caf\xe9\n")
+    err = one_line_error(capsys, path)
+    assert "vigilante.yaml:3: not UTF-8 text (byte 0xe9)" in err, err
+
+
+@pytest.mark.parametrize("text, line, key", [
+    ("app:\n  job: a\n  job: b\n", 3, "app.job"),
+    ("app:\n  job: a\nslo:\n  availability: 0.99\napp:\n  team: t\n", 5, "app"),
+    ("service:\n  queries:\n    value: vector(1)\n    value: vector(2)\n", 4, "service.queries.value"),
+])
+def test_a_duplicate_key_is_an_error_not_the_last_value(tmp_path, capsys, text, line, key):
+    path = tmp_path / "vigilante.yaml"
+    path.write_text(text)
+    err = one_line_error(capsys, path)
+    assert f"vigilante.yaml:{line}: duplicate key '{key}'" in err, err
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "0", "-15", "1e400"])
+def test_durations_must_be_finite_and_positive(tmp_path, capsys, value):
+    err = one_line_error(capsys, write(tmp_path, f"scorer:\n  tick_seconds: {value}\n"))
+    assert "vigilante.yaml:2: scorer.tick_seconds: expected" in err, err
+
+
+@pytest.mark.parametrize("text, section, key, expected", [
+    ("prometheus:\n  query_timeout_seconds: 1e3\n", "prometheus", "query_timeout_seconds", 1000.0),
+    ("prometheus:\n  query_timeout_seconds: 1e-300\n", "prometheus", "query_timeout_seconds", 1e-300),
+    ("prometheus:\n  query_timeout_seconds: 2.5E+1\n", "prometheus", "query_timeout_seconds", 25.0),
+    ("scorer:\n  n_trees: 1e1\n", "scorer", "n_trees", 10),
+    ("scorer:\n  n_trees: 1_0\n", "scorer", "n_trees", 10),
+])
+def test_numbers_in_any_yaml_notation_are_read(tmp_path, text, section, key, expected):
+    value = getattr(getattr(load_config(write(tmp_path, text), env={}), section), key)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_a_fraction_for_an_integer_knob_is_refused(tmp_path, capsys):
+    err = one_line_error(capsys, write(tmp_path, "scorer:\n  n_trees: 2.5\n"))
+    assert "scorer.n_trees: expected an integer" in err, err
+
+
+def test_a_number_notation_from_the_environment_is_read():
+    assert load_config(env={"VIGILANTE_PROMETHEUS__QUERY_TIMEOUT_SECONDS": "1e1"}).prometheus.query_timeout_seconds == 10.0
