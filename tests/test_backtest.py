@@ -161,3 +161,29 @@ def test_a_failed_backtest_leaves_no_output(tmp_path, config, capsys):
     src = write(tmp_path / "in.csv", normal_rows(30, features=FEATURES))
     main(["backtest", src, "--train-rows", "20", "--out", str(tmp_path / "o.csv"), "--config", config])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "vigilante.yaml"]
+
+
+def test_a_byte_order_mark_before_the_header_is_accepted(tmp_path, config):
+    src = tmp_path / "in.csv"
+    write(src, normal_rows(260, features=FEATURES))
+    src.write_bytes(b"\xef\xbb\xbf" + src.read_bytes())  # what spreadsheet programs write
+    assert main(["backtest", str(src), "--train-rows", str(TRAIN), "--out", str(tmp_path / "o.csv"), "--config", config]) == 0
+    assert len(read_out(tmp_path / "o.csv")) == 260 - TRAIN + 1
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda t: f"{t * 1000:.0f}", "it looks like milliseconds"),  # from row 100 on: a switch of unit
+    (lambda t: "1e308", "not a plausible time"),
+    (lambda t: "-5", "not a plausible time"),
+])
+def test_a_unit_switch_or_an_implausible_time_is_an_error_on_its_own_line(tmp_path, config, capsys, change, fragment):
+    src = tmp_path / "in.csv"
+    with open(src, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", *FEATURES])
+        for i, (t, v) in enumerate(normal_rows(260, features=FEATURES)):
+            stamp = 1_700_000_000 + t
+            w.writerow([change(stamp) if i >= 100 else f"{stamp:.0f}", *(repr(v[f]) for f in FEATURES)])
+    # Row 100 is line 102 (the header is line 1): the error names it, not the row after.
+    one_line_error(capsys, ["backtest", str(src), "--train-rows", "50", "--out", str(tmp_path / "o"),
+                            "--config", config], "in.csv:102:", fragment)

@@ -1,7 +1,7 @@
 """Reading recorded series from CSV: the ``vigilante train`` / ``backtest`` input contract.
 
-A header row; a ``timestamp`` column (unix seconds, or ISO 8601 where a time without an
-offset means UTC), then numeric columns; one row per tick; an empty cell is a missing
+A header row (a UTF-8 byte-order mark is allowed); a ``timestamp`` column (unix seconds,
+or ISO 8601 where a time without an offset means UTC), then numeric columns; one row per tick; an empty cell is a missing
 sample. Only the configured features are read (other columns are ignored); timestamps
 must strictly increase. Any violation raises :class:`SeriesError` naming the file, line
 and column.
@@ -27,6 +27,10 @@ from typing import IO, Sequence
 from vigilante.scorer.errors import ScorerError
 
 TIMESTAMP = "timestamp"
+LATEST_SECONDS = 1e11
+"""Unix seconds from here on (the year 5138) are not a time anybody recorded; in
+milliseconds, every time since 1973 is above it. So a file in milliseconds, or one that
+switches to them mid-way, is an error on the first such row, not a silent 1000x spacing."""
 
 Record = tuple[float, str, dict]  # unix seconds, the timestamp as written, feature values
 
@@ -82,6 +86,8 @@ def _read(fh: IO[str], features: Sequence[str], name: str) -> list[Record]:
     except csv.Error as exc:
         raise SeriesError(f"{name}:1: not valid CSV: {exc}") from None
     header = [h.strip() for h in header]
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:].strip()  # a byte-order mark, as spreadsheet programs write
     if not header or header[0] != TIMESTAMP:
         first = header[0] if header else ""
         raise SeriesError(f"{name}:1: the first column must be '{TIMESTAMP}', found {first!r}")
@@ -111,6 +117,10 @@ def _read(fh: IO[str], features: Sequence[str], name: str) -> list[Record]:
                 ts = parse_timestamp(text)
             except ValueError as exc:
                 raise SeriesError(f"{name}:{line}: column '{TIMESTAMP}': {exc}") from None
+            if not 0 <= ts < LATEST_SECONDS:
+                hint = "; it looks like milliseconds" if LATEST_SECONDS <= ts < 1000 * LATEST_SECONDS else ""
+                raise SeriesError(f"{name}:{line}: column '{TIMESTAMP}': {text!r} is not a plausible time in unix "
+                                  f"seconds{hint}; write unix seconds or ISO 8601")
             if ts == previous:
                 raise SeriesError(f"{name}:{line}: column '{TIMESTAMP}': duplicate timestamp {text!r}")
             if ts < previous:
