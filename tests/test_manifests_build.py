@@ -26,6 +26,7 @@ from vigilante.manifests import targets as manifest_targets
 from tests.fixtures.kustomize import (NATIVE_GROUPS, OVERLAYS, REPO_ROOT, build_overlay, containers, find, kustomize,
                                       matches, of_kind, pod_specs)
 from tests.fixtures.prometheus_operator_crds import SCHEMAS
+from tests.tools import missing_tool
 
 CONFIG = load_config(env={})
 
@@ -98,7 +99,7 @@ def test_the_kube_prometheus_stack_overlay_adds_no_second_prometheus_or_grafana(
 def test_native_objects_pass_kubernetes_validate_strict(overlays, overlay, version, tmp_path):
     cli = shutil.which("kubernetes-validate", path=str(Path(sys.executable).parent)) or shutil.which("kubernetes-validate")
     if cli is None:
-        pytest.skip("kubernetes-validate is not installed: pip install kubernetes-validate")
+        missing_tool("kubernetes-validate is not installed: pip install kubernetes-validate (make setup does)")
     native = [o for o in overlays[overlay] if o["apiVersion"] in NATIVE_GROUPS]
     path = tmp_path / f"{overlay}.yaml"
     path.write_text(yaml.safe_dump_all(native))

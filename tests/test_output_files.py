@@ -16,6 +16,7 @@ import pytest
 
 from tests.scorer_data import normal_rows
 from tests.test_backtest import FEATURES, write
+from tests.tools import missing_tool
 
 CONFIG = "scorer:\n  features: [requests_per_second, errors_per_second]\n  n_trees: 8\n"
 
@@ -87,7 +88,7 @@ def test_a_device_node_is_refused(inputs, tmp_path):
     try:
         os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
     except PermissionError:
-        pytest.skip("creating a device node needs root (CI runs as root)")
+        missing_tool("creating a device node needs root (CI runs as root)")
     refused(backtest(inputs, device), "not a regular file")
     assert stat.S_ISCHR(os.lstat(device).st_mode)
 
