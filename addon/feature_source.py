@@ -77,7 +77,7 @@ class FeatureSource:
         Raises :class:`~vigilante.prometheus_api.PrometheusUnavailable` when Prometheus cannot
         be reached: the caller decides whether that tick is skipped.
         """
-        by_feature = self._split(self._timed(self.api.query, self.combined, timestamp))
+        by_feature = self._split(self._timed(self.api.vector, self.combined, timestamp))
         return FeatureRow(timestamp, {name: _number(series[0]["value"][1]) if series else None
                                       for name, series in by_feature.items()})
 

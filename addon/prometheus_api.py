@@ -78,7 +78,8 @@ class PrometheusAPI:
         return session
 
     def query(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
-        """Instant query; returns the ``result`` list (vector) or a one-item list (scalar)."""
+        """Instant query; returns the ``result`` list (vector, or matrix for a range selector such as
+        ``x[5m]``) or a one-item list (scalar)."""
         params: dict[str, Any] = {"query": expr}
         if time is not None:
             params["time"] = time
@@ -87,8 +88,18 @@ class PrometheusAPI:
         if kind in ("scalar", "string"):
             _check_sample(data.get("result"), kind == "scalar", expr)
             return [{"metric": {}, "value": data["result"]}]
-        if kind != "vector":
-            raise MalformedAnswer(f"{self.url}: expected a vector from {expr!r}, got resultType {kind!r}")
+        if kind not in ("vector", "matrix"):
+            raise MalformedAnswer(f"{self.url}: unknown resultType {kind!r} from {expr!r}")
+        return _checked_series(data.get("result"), "value" if kind == "vector" else "values", expr)
+
+    def vector(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
+        """Instant query that must answer an instant vector: each series has one ``value``."""
+        params: dict[str, Any] = {"query": expr}
+        if time is not None:
+            params["time"] = time
+        data = self._get("/api/v1/query", params)
+        if data.get("resultType") != "vector":
+            raise MalformedAnswer(f"{self.url}: expected a vector from {expr!r}, got resultType {data.get('resultType')!r}")
         return _checked_series(data.get("result"), "value", expr)
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
