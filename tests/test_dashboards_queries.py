@@ -418,10 +418,15 @@ def test_variables_list_the_configured_namespace_and_job(live):
         assert values == [CONFIG.app.job]
 
 
-def test_the_alert_annotation_query_runs(live):
+def test_the_alert_annotation_query_shows_the_firing_alerts_and_no_pending_one(live):
     result = query(live, (OVERVIEW, "annotation: Vigilante alerts", "A"))
-    # Only for:0s alerts can be firing this soon; the firing/pending states are proven in the synthetic test.
-    assert all(r["metric"]["alertstate"] == "firing" for r in result)
+    every = live["prometheus"].query(f'ALERTS{{namespace="{CONFIG.app.namespace}"}}', live["at"])
+    states = {(r["metric"]["alertname"], r["metric"]["alertstate"]) for r in every}
+    # The traffic's errors and slow requests leave alerts pending or firing at this moment:
+    # without any, the comparison below would prove nothing.
+    assert states, "no alert pending or firing"
+    assert {(r["metric"]["alertname"], r["metric"]["alertstate"]) for r in result} == \
+        {(name, state) for name, state in states if state == "firing" and name.startswith("Vigilante")}
 
 
 FIRING_ON_REAL_TRAFFIC = {
