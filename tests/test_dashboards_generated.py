@@ -11,11 +11,10 @@ import pytest
 
 from vigilante import dashboards
 from vigilante.config import load_config
-from vigilante.generate import render_all, stale_files
+from vigilante.generate import render_all
 from vigilante.dashboards import grafana_format
 from vigilante.rules.panels import PANELS
 
-from tests.conftest import REPO_ROOT
 
 MODULES = ["vigilante.dashboards", "vigilante.dashboards.panels", "vigilante.dashboards.grafana_alerts", "vigilante.dashboards.provisioning",
            "vigilante.dashboards.grafana_format", "vigilante.dashboards.interpolation"]
@@ -47,11 +46,10 @@ def test_every_generated_dashboard_has_the_documented_shape(config):
         assert grafana_format.check_dashboard(model) == [], slug
 
 
-def test_generated_files_on_disk_are_up_to_date():
-    config = load_config(env={})
-    ours = {path: text for path, text in render_all(config).items() if path.startswith(dashboards.GENERATED_DIR)}
+def test_every_dashboard_and_grafana_file_is_a_generation_target():
+    # Whether they are up to date is checked once for every target, in tests/test_generate.py.
+    ours = [path for path in render_all(load_config(env={})) if path.startswith(dashboards.GENERATED_DIR)]
     assert len(ours) == len(dashboards.dashboard_files()) + 4
-    assert stale_files(REPO_ROOT, ours) == [], "run `vigilante generate`"
 
 
 def test_generated_json_says_it_is_generated_and_from_where(config):
@@ -63,10 +61,6 @@ def test_generated_json_says_it_is_generated_and_from_where(config):
 
 def _ids(config):
     return {slug: (m["uid"], {p["title"]: p["id"] for p in m["panels"]}) for slug, m in models(config).items()}
-
-
-def test_uids_and_panel_ids_are_the_same_on_every_regeneration(config):
-    assert _ids(config) == _ids(load_config(env={}))
 
 
 def test_uids_survive_configuration_changes_that_rename_nothing(config):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,17 +12,41 @@ import pytest
 from vigilante import __version__
 from vigilante.cli import main
 from vigilante.config import load_config
-from vigilante.generate import Target, render_all, stale_files, targets
+from vigilante.generate import Target, orphan_files, render_all, stale_files, targets
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 
+# The one drift check of the repository's generated files: the same as `vigilante generate --check`.
 @pytest.mark.parametrize("target", targets(), ids=lambda t: t.path)
 def test_committed_generated_file_is_up_to_date(target):
-    # The same check as `vigilante generate --check` (and CI's `make generate && git diff --exit-code`).
     stale = stale_files(REPO, render_all(load_config(env={}), [target]))
     assert stale == [], f"{target.path} is stale: run `make generate`"
+
+
+def test_no_committed_generated_file_is_an_orphan():
+    assert orphan_files(REPO, targets()) == [], "generated files no target writes: run `make generate`"
+
+
+def test_an_orphan_is_flagged_by_check_and_removed_by_a_run_and_a_users_file_is_left_alone(tmp_path, capsys,
+                                                                                         monkeypatch):
+    monkeypatch.delenv("VIGILANTE_CONFIG", raising=False)
+    assert main(["generate", "--root", str(tmp_path)]) == 0
+    renamed = tmp_path / "rules/generated/vigilante-old-name.rules.yml"  # what a renamed target leaves behind
+    renamed.write_text((tmp_path / "rules/generated/vigilante-alerts.rules.yml").read_text())
+    dashboard = tmp_path / "dashboards_py/generated/retired.json"
+    dashboard.write_text((tmp_path / "dashboards_py/generated/overview.json").read_text())
+    mine = tmp_path / "rules/generated/my-own.rules.yml"
+    mine.write_text("groups: []\n")
+    capsys.readouterr()
+    assert main(["generate", "--root", str(tmp_path), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "orphan: rules/generated/vigilante-old-name.rules.yml" in err
+    assert "orphan: dashboards_py/generated/retired.json" in err and "my-own" not in err
+    assert main(["generate", "--root", str(tmp_path)]) == 0
+    assert not renamed.exists() and not dashboard.exists() and mine.exists()
+    assert main(["generate", "--root", str(tmp_path), "--check"]) == 0
 
 
 def test_generate_writes_every_target_and_check_then_passes(tmp_path, capsys, monkeypatch):
@@ -67,12 +94,19 @@ def test_check_lists_stale_and_missing_files_and_exits_1(tmp_path, capsys, monke
     assert "stale: rules/generated/vigilante-recording.rules.yml" not in err
 
 
-def test_output_is_deterministic_across_runs(tmp_path, monkeypatch):
-    monkeypatch.delenv("VIGILANTE_CONFIG", raising=False)
-    for run in ("a", "b"):
-        assert main(["generate", "--root", str(tmp_path / run), "--demo-app"]) == 0
+def test_output_is_the_same_in_processes_with_different_hash_seeds(tmp_path):
+    # Set and dict iteration orders of strings change with PYTHONHASHSEED, which is fixed
+    # inside one process: only separate processes show an order that leaks into a file.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGILANTE_")}
+    for seed in ("1", "2", "3"):
+        run = subprocess.run([sys.executable, "-m", "vigilante.cli", "generate", "--root", str(tmp_path / seed),
+                              "--demo-app"], env={**env, "PYTHONHASHSEED": seed}, capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr
     for target in targets():
-        assert (tmp_path / "a" / target.path).read_bytes() == (tmp_path / "b" / target.path).read_bytes()
+        first = (tmp_path / "1" / target.path).read_bytes()
+        assert first == (tmp_path / "2" / target.path).read_bytes() == (tmp_path / "3" / target.path).read_bytes(), \
+            target.path
 
 
 @pytest.mark.parametrize("path", [t.path for t in targets() if t.path.startswith("rules/")])

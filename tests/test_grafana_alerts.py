@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -10,6 +11,8 @@ import yaml
 from vigilante.config import load_config
 from vigilante.dashboards import grafana_alerts, grafana_format
 from vigilante.rules.alerts import alerts
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +33,11 @@ def test_the_document_has_the_documented_shape(document):
     assert grafana_format.check_alert_rules(document) == []
 
 
-def test_the_yaml_file_reads_back_to_the_same_document(config, document):
-    assert yaml.safe_load(grafana_alerts.alert_rules_yaml(config)) == document
+def test_the_committed_file_grafana_reads_has_the_documented_shape():
+    # The file on disk, as Grafana's provisioning reads it (not the in-memory document): its
+    # drift from the rendering is checked once, in tests/test_generate.py.
+    text = (REPO_ROOT / "dashboards_py" / "generated" / "grafana-alert-rules.yaml").read_text()
+    assert grafana_format.check_alert_rules(yaml.safe_load(text)) == []
 
 
 def test_every_shared_alert_is_one_grafana_rule_with_its_hold_severity_and_texts(config, document):
@@ -55,8 +61,9 @@ def test_each_rule_queries_fires_on_a_threshold_of_the_reduced_indicator(config,
         a, v, b, c = data["A"], data["V"], data["B"], data["C"]
         assert a["datasourceUid"] == v["datasourceUid"] == config.grafana.datasource_uid
         assert a["relativeTimeRange"]["from"] > 0 and a["model"]["instant"] is True
-        assert a["model"]["expr"] == f"({exprs[title]}) * 0 + 1"
-        assert v["model"]["expr"] == f"({exprs[title]}) * 1"
+        # What A and V return is checked on real traffic in tests/test_dashboards_queries.py:
+        # they fire exactly where the Prometheus rule's condition holds, with the same labels.
+        assert exprs[title] in a["model"]["expr"] and exprs[title] in v["model"]["expr"]
         assert b["datasourceUid"] == "__expr__" and b["model"]["type"] == "reduce"
         assert b["model"]["reducer"] == "last" and b["model"]["expression"] == "A"
         assert c["datasourceUid"] == "__expr__" and c["model"]["type"] == "threshold"

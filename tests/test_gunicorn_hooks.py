@@ -20,8 +20,11 @@ from scripts.harness import wait_until
 
 
 class FakeLog:
+    def __init__(self):
+        self.lines = []
+
     def info(self, *args):
-        pass
+        self.lines.append(args)
 
 
 def test_prepare_removes_stale_files_and_creates_the_directory(tmp_path):
@@ -33,13 +36,27 @@ def test_prepare_removes_stale_files_and_creates_the_directory(tmp_path):
     assert sorted(p.name for p in directory.iterdir()) == ["keep.txt"]
 
 
-def test_hooks_do_nothing_in_single_process_mode(monkeypatch):
+def test_hooks_do_nothing_in_single_process_mode(monkeypatch, tmp_path):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    marked = []
+    monkeypatch.setattr(prometheus_client.multiprocess, "mark_process_dead", lambda pid, path=None: marked.append(pid))
     assert prepare_multiproc_dir() is None
     server = SimpleNamespace(log=FakeLog())
     on_starting(server)
     when_ready(server)
     child_exit(server, SimpleNamespace(pid=123))
+    assert server.log.lines == [] and marked == [] and list(tmp_path.iterdir()) == []
+
+
+def test_child_exit_drops_the_dead_workers_live_gauges_in_multiprocess_mode(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    marked = []
+    monkeypatch.setattr(prometheus_client.multiprocess, "mark_process_dead", lambda pid, path=None: marked.append(pid))
+    server = SimpleNamespace(log=FakeLog())
+    on_starting(server)
+    child_exit(server, SimpleNamespace(pid=123))
+    assert marked == [123] and len(server.log.lines) == 1
 
 
 def test_when_ready_refuses_a_vanished_directory(monkeypatch, tmp_path):

@@ -17,7 +17,7 @@ import requests
 
 from vigilante.feature_source import FeatureSource
 from vigilante.prometheus_api import MalformedAnswer, PrometheusAPI
-from scripts.harness.process import ManagedProcess, free_port, wait_until
+from scripts.harness.process import ManagedProcess, free_port
 from tests.fixtures.fake_prometheus import FakePrometheus, vector
 
 MALFORMED = {
