@@ -93,10 +93,19 @@ def test_the_anomaly_alert_lands_on_the_ticket_route_with_a_short_group_wait():
     assert route_for(routing["route"], {"severity": "critical", "service": "tickets"})["group_wait"] == "10s"
 
 
-def test_notification_floor_at_the_shipped_intervals():
-    floor = notification_floor(15, 15, 15, hold_ticks=2, alert_for=0, group_wait=30)
-    assert floor == {"best_seconds": 45.0, "worst_seconds": 120.0}
-    assert notification_floor(2, 2, 2, 2, 0, 30)["worst_seconds"] == 42.0
+def test_the_notification_floor_the_readme_states_is_that_of_the_shipped_settings():
+    shipped = Config()
+    routing = yaml.safe_load((REPO_ROOT / "rules/generated/alertmanager.yml").read_text())
+    route = route_for(routing["route"], {"alertname": "VigilanteAnomalyDetected", "severity": "warning",
+                                         "service": shipped.app.service})
+    rules = yaml.safe_load((REPO_ROOT / "rules/generated/vigilante-alerts.rules.yml").read_text())
+    (rule,) = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "VigilanteAnomalyDetected"]
+    floor = notification_floor(shipped.prometheus.scrape_interval_seconds, shipped.prometheus.evaluation_interval_seconds,
+                               shipped.scorer.tick_seconds, shipped.scorer.hold_ticks, seconds(rule.get("for", "0s")),
+                               seconds(route.get("group_wait", routing["route"]["group_wait"])))
+    readme = (REPO_ROOT / "README.md").read_text()
+    stated = f"that is {floor['best_seconds']:g}–{floor['worst_seconds']:g} s"
+    assert stated in readme, f"README should say {stated!r} for the shipped settings"
 
 
 # --- pre-flight --------------------------------------------------------------------------

@@ -1,0 +1,206 @@
+"""What the README promises of ``vigilante serve`` and the demo, each shown once.
+
+The scorer runs as a real process against a stand-in query API where a real Prometheus
+cannot produce the case (a query error on demand, no history at all); the loop's own
+scheduling is driven through its public ``run`` with a clock the test moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+import requests
+import yaml
+from prometheus_client import CollectorRegistry
+
+from vigilante.cli import main
+from vigilante.config import Config, load_config
+from vigilante.scorer import Detector
+from vigilante.service.loop import ScorerService
+from vigilante.service.metrics import ScorerMetrics
+from scripts.harness.process import ManagedProcess, free_port, wait_until
+from tests.fixtures.fake_prometheus import FakePrometheus, vector
+from tests.scorer_data import normal_rows, small_config
+
+CONFIG = """\
+prometheus:
+  url: {url}
+scorer:
+  features: [value]
+  tick_seconds: 1
+  n_trees: 8
+  relearn_after_ticks: 0
+  state_path: {state}
+service:
+  queries:
+    value: vector(1)
+  training_csv: {csv}
+"""
+
+
+def training_csv(path, rows=400):
+    rng = random.Random(1)
+    path.write_text("timestamp,value\n" + "".join(
+        f"{1_700_000_000 + i},{100 * (1 + rng.gauss(0, 0.02))}\n" for i in range(rows)))
+    return path
+
+
+class Answers:
+    """Steady values by default; ``error`` makes every query a Prometheus query error."""
+
+    def __init__(self):
+        self.error = False
+        self.rng = random.Random(2)
+
+    def __call__(self, params):
+        if self.error:
+            return {"status": "error", "errorType": "bad_data", "error": "parse error at char 3"}
+        if "start" in params:  # a range query (the bootstrap): no history at all
+            return {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        return vector({"value": 100 * (1 + self.rng.gauss(0, 0.02))}, float(params.get("time", 0)))
+
+
+def serve(tmp_path, url):
+    config = tmp_path / "vigilante.yaml"
+    config.write_text(CONFIG.format(url=url, state=tmp_path / "state", csv=training_csv(tmp_path / "train.csv")))
+    port = free_port()
+    process = ManagedProcess("scorer", [sys.executable, "-m", "vigilante.cli", "serve", "--config", str(config),
+                                        "--port", str(port)], tmp_path / "scorer.log").start()
+    return process, f"http://127.0.0.1:{port}"
+
+
+def metric(base, name, **labels):
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in requests.get(f"{base}/metrics", timeout=5).text.splitlines():
+        if line.startswith(f"{name}{{{wanted}}} " if wanted else f"{name} "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_warm_from_the_training_csv_then_a_stop_signal_saves_the_state(tmp_path, sig):
+    with FakePrometheus(Answers()) as fake:
+        scorer, base = serve(tmp_path, fake.url)
+        try:
+            scorer.wait_ready(lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "ready")
+            assert 'warm_start="csv"' in requests.get(f"{base}/metrics", timeout=5).text
+            learned_at_start = Detector.load(tmp_path / "state").ticks_learned  # saved when it warmed
+            scorer.wait_ready(lambda: (metric(base, "vigilante_model_samples_learned_total") or 0) >= 3, 30,
+                              "learning a few ticks")
+            learned = metric(base, "vigilante_model_samples_learned_total")
+            scorer.popen.send_signal(sig)
+            assert scorer.popen.wait(30) == 0
+        finally:
+            scorer.stop()
+    assert Detector.load(tmp_path / "state").ticks_learned >= learned_at_start + learned
+    assert "model state saved to" in scorer.log_path.read_text().splitlines()[-2]
+
+
+@pytest.mark.slow
+def test_a_query_error_is_counted_as_such_and_the_scorer_goes_on(tmp_path):
+    answers = Answers()
+    with FakePrometheus(answers) as fake:
+        scorer, base = serve(tmp_path, fake.url)
+        try:
+            scorer.wait_ready(lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "ready")
+            answers.error = True
+            scorer.wait_ready(lambda: (metric(base, "vigilante_ticks_total", result="query_error") or 0) >= 2, 30,
+                              "two query errors")
+            assert metric(base, "vigilante_prometheus_query_errors_total") >= 2
+            assert metric(base, "vigilante_anomaly_decision") == 0
+            answers.error = False
+            scored = metric(base, "vigilante_ticks_total", result="scored")
+            scorer.wait_ready(lambda: metric(base, "vigilante_ticks_total", result="scored") >= scored + 2, 30,
+                              "scoring again")
+        finally:
+            scorer.stop()
+
+
+class BrokenFeatures:
+    """Features whose every read fails in a way nobody planned for."""
+
+    queries = {"value": "vector(1)"}
+
+    def at(self, timestamp):
+        raise RuntimeError("a bug")
+
+
+def test_an_unexpected_error_is_counted_and_missed_ticks_are_skipped_not_run_in_a_burst(caplog):
+    config = Config().replace("scorer", features=("value",), tick_seconds=0.05)
+    metrics = ScorerMetrics(CollectorRegistry(), config.scorer.features)
+    offset = [0.0]
+    import time
+
+    service = ScorerService(config, BrokenFeatures(), metrics, clock=lambda: time.time() + offset[0])
+    service.detector = Detector.fit(small_config(), normal_rows(300))
+    ticked = []
+    real_tick = service.tick
+
+    def tick(timestamp):
+        ticked.append(timestamp)
+        if len(ticked) == 2:
+            offset[0] += 10 * 0.05  # the process "stalls" for ten ticks
+        return real_tick(timestamp)
+
+    service.tick = tick
+    stop = threading.Event()
+    runner = threading.Thread(target=service.run, args=(stop,))
+    with caplog.at_level(logging.WARNING, logger="vigilante"):
+        runner.start()
+        wait_until(lambda: len(ticked) >= 5, 10, "five ticks")
+        stop.set()
+        runner.join(10)
+    errors = metrics.registry.get_sample_value("vigilante_ticks_total", {"result": "error"})
+    assert errors == len(ticked) and "tick " in caplog.text and "failed" in caplog.text
+    assert "tick(s) missed (the process was stalled)" in caplog.text
+    gaps = [round((b - a) / 0.05) for a, b in zip(ticked, ticked[1:])]
+    assert max(gaps) >= 10 and gaps.count(1) >= 2, gaps  # one jump over the stall, no burst of catch-up ticks
+
+
+def test_attribution_shares_add_up_to_one_with_several_features():
+    features = ("a", "b", "c")
+    detector = Detector.fit(small_config(features=features), normal_rows(400, features=features))
+    values = dict(normal_rows(1, start=400, features=features)[0][1])
+    values["a"] *= 4
+    values["c"] *= 6
+    result = detector.step(400 * 15.0, values, explain=True)
+    metrics = ScorerMetrics(CollectorRegistry(), features)
+    metrics.export_step(result, values)
+    shares = {f: metrics.registry.get_sample_value("vigilante_feature_attribution", {"feature": f}) for f in features}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares["b"] == 0 and shares["a"] + shares["c"] == pytest.approx(1.0)  # the unmoved feature gets none
+
+
+def test_config_describe_lists_every_key_with_a_default_that_reads_back(tmp_path, capsys):
+    assert main(["config", "--describe"]) == 0
+    text = capsys.readouterr().out
+    (tmp_path / "described.yaml").write_text(text)
+    assert load_config(tmp_path / "described.yaml", env={}) == Config()
+    described = yaml.safe_load(text)
+    assert {s: set(keys) for s, keys in described.items()} == {s: set(keys) for s, keys in Config().as_dict().items()}
+
+
+def test_the_demo_exits_2_when_the_stack_cannot_start(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "scripts.demo", "--quick", "--out", str(tmp_path / "out"),
+                          "--workdir", str(tmp_path / "work")], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PROMETHEUS_BIN": str(tmp_path / "no-prometheus")})
+    assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "error:" in run.stderr and "PROMETHEUS_BIN" in run.stderr
+
+
+@pytest.mark.parametrize("summary, code", [({"result": "ok"}, 0), ({"result": "failed"}, 1)])
+def test_the_demo_exits_0_only_when_the_incident_was_notified_and_steady_phases_were_quiet(tmp_path, monkeypatch,
+                                                                                            summary, code):
+    import scripts.demo as demo
+
+    full = {"incident_detected": code == 0, "false_alerts_in_steady_phases": [] if code == 0 else [{}], **summary}
+    monkeypatch.setattr(demo, "run_demo", lambda *args: full)
+    monkeypatch.setattr(demo, "print_figures", lambda *args: None)
+    assert demo.main(["--out", str(tmp_path)]) == code
