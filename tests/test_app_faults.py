@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import subprocess
 
 import pytest
 import requests
@@ -104,9 +105,29 @@ def test_faults_reach_every_worker_and_prometheus(tmp_path, gunicorn_factory, pr
     multiproc.mkdir()
     conf = tmp_path / "gunicorn.conf.py"
     conf.write_text("from vigilante.gunicorn_hooks import on_starting, when_ready, child_exit  # noqa: F401\n")
+    # The access log names the worker that answered each request (%(p)s): "every worker" is
+    # then observed, not inferred from a run of answers.
     server = gunicorn_factory(app="app_under_test:create_app()", workers=3, threads=1, config_file=conf,
                               env={**env, "TICKETS_INSTANCE_PATH": str(instance),
-                                   "PROMETHEUS_MULTIPROC_DIR": str(multiproc)})
+                                   "PROMETHEUS_MULTIPROC_DIR": str(multiproc)},
+                              extra_args=["--access-logformat", "answered-by %(p)s %(s)s %(U)s"])
+    workers = {int(pid) for pid in subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True,
+                                                   text=True, timeout=10).stdout.split()}
+    assert len(workers) == 3, workers
+
+    def every_worker_answers_root_with(status: str) -> bool:
+        """Ask until each worker has answered '/' since now; True when each one's latest answer is ``status``."""
+        latest = {}
+        start = len(server.process.log_path.read_text().splitlines())
+        for _ in range(60):
+            requests.get(f"{server.url}/", timeout=10)
+            for line in server.process.log_path.read_text().splitlines()[start:]:
+                parts = line.split()
+                if len(parts) == 4 and parts[0] == "answered-by" and parts[3] == "/":
+                    latest[int(parts[1].strip("<>"))] = parts[2]  # gunicorn writes the pid as <1234>
+            if set(latest) == workers:
+                break
+        return set(latest) == workers and all(answer == status for answer in latest.values())
     prometheus = prometheus_factory(scrape_configs=[static_scrape_config("tickets", [server.url.split("://")[1]])])
 
     with requests.Session() as http:
@@ -114,13 +135,11 @@ def test_faults_reach_every_worker_and_prometheus(tmp_path, gunicorn_factory, pr
                                 timeout=10)
         assert set_response.status_code == 200
         # Each worker re-reads the shared rules within its refresh period (1 s).
-        wait_until(lambda: all(http.get(f"{server.url}/", timeout=10).status_code == 500 for _ in range(12)),
-                   15, "every worker to fail '/'")
+        wait_until(lambda: every_worker_answers_root_with("500"), 20, "every worker to fail '/'")
         assert http.get(f"{server.url}/events/2", timeout=10).status_code == 200
         prometheus.wait_for('max(vigilante_fault_error_ratio{route="/"})', lambda r: r and float(r[0]["value"][1]) == 1,
                             timeout=30)
         http.delete(f"{server.url}/_faults", headers=AUTH, timeout=10)
-        wait_until(lambda: all(http.get(f"{server.url}/", timeout=10).status_code == 200 for _ in range(12)),
-                   15, "every worker to stop failing '/'")
+        wait_until(lambda: every_worker_answers_root_with("200"), 20, "every worker to stop failing '/'")
         prometheus.wait_for('max(vigilante_fault_error_ratio{route="/"})', lambda r: r and float(r[0]["value"][1]) == 0,
                             timeout=30)
