@@ -143,13 +143,16 @@ def test_a_dashboard_file_imports_without_reading_configuration(monkeypatch):
 
 def test_every_query_and_alert_query_has_a_proof_against_prometheus(config):
     """Each panel, annotation and Grafana alert query is checked by a slow test against known values."""
-    from tests import test_dashboards_queries as real, test_dashboards_synthetic_queries as synthetic
+    from tests import test_dashboards_queries as real, test_dashboards_scorer_queries as scorer
+    from tests import test_dashboards_synthetic_queries as synthetic
     from tests.grafana_queries import alert_queries, panel_queries
 
-    assert real.PROVEN | synthetic.PROVEN == set(panel_queries(config))
+    assert real.PROVEN | synthetic.PROVEN | scorer.PROVEN == set(panel_queries(config))
     rules = {title for title, _ in alert_queries(config)}
-    # Every rule is run in both tests: firing where its ground truth says, silent elsewhere.
+    # Every rule is run in the app and synthetic tests: firing where its ground truth says, silent
+    # elsewhere; the scorer's rules also on the real scorer.
     assert set(real.FIRING_ON_REAL_TRAFFIC) | set(synthetic.EXPECTED_ALERTS) <= rules
+    assert scorer.ALERTS_CHECKED == {title for title in rules if "Scorer" in title or "Anomaly" in title}
     assert {ref for _, ref in alert_queries(config)} == {"A", "V"}
 
 

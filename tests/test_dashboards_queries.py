@@ -224,10 +224,11 @@ PROVEN = {(OVERVIEW, title, ref) for title, refs in {
     "Errors per second: 5xx and 4xx": "AB", "Error ratio (5xx)": "A", "Error-budget burn rate": "ABCD",
     f"Error budget left ({CONFIG.alerting.slo_period_days:g}d)": "A", "Latency p50 / p95 / p99": "ABC",
     "Mean response time per route": "A", "p95 response time per route": "A", "Routes": "ABCD",
-    "Scrape targets up": "AB", "Process CPU": "A", "Process memory": "A",
+    "Scrape targets up": "AB", "Process CPU": "A", "Process memory": "A", "annotation: Vigilante alerts": "A",
     **{f"{counter} per minute": "A" for counter in CONFIG.grafana.business_counters},
 }.items() for ref in refs}
-"""Queries this module checks against ground truth; the scorer's are proven on synthetic series."""
+"""Queries this module checks against ground truth; the scorer's are proven on a real scorer
+(tests/test_dashboards_scorer_queries.py)."""
 
 
 def test_the_exporter_counted_exactly_what_was_sent(live):

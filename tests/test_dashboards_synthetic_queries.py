@@ -1,11 +1,11 @@
-"""The queries that need Kubernetes (cAdvisor, kube-state-metrics) or the scorer, proven on synthetic series.
+"""The queries that need Kubernetes (cAdvisor, kube-state-metrics), proven on synthetic series.
 
-No cluster runs here and the scorer service is not written yet, so a tiny exposition server stands in
-for the kubelet's cAdvisor endpoint, kube-state-metrics and the scorer, with known values: gauges are
-constants and counters grow at known rates (computed at each scrape). The real Prometheus scrapes it
-every second with the generated alerting rules loaded, and every resources and anomaly panel query,
-the overview's scorer panels, the annotations and every Grafana alert query (expanded as Grafana
-expands them) must return those values.
+No cluster runs here, so a tiny exposition server stands in for the kubelet's cAdvisor endpoint and
+kube-state-metrics, with known values: gauges are constants and counters grow at known rates
+(computed at each scrape). The real Prometheus scrapes it every second with the generated alerting
+rules loaded, and every resources panel query and every Grafana alert query (expanded as Grafana
+expands them) must return those values. The scorer's panels and alerts are proven on a real
+``vigilante serve`` in tests/test_dashboards_scorer_queries.py.
 
 Kubernetes-only expressions (listed by ``KUBERNETES_ONLY``): every query of the resources dashboard and
 the three saturation alerts.
@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from vigilante import metric_names as m
 from vigilante.config import load_config
 from vigilante.dashboards.interpolation import expand
 from vigilante.rules import render
@@ -37,12 +36,6 @@ MEMORY_LIMIT = 1e9
 CPU_REQUEST = 0.25
 PERIODS_PER_SECOND = 10.0
 HPA = {"current": 10, "desired": 12, "max": 10}
-SCORER = {"score": 0.7, "threshold": 0.5, "decision": 1, "warm": 0, "stale_for": 600.0,
-          "features": {"requests_per_second": 12.5, "error_ratio": 0.2},
-          "attribution": {"requests_per_second": 0.25, "error_ratio": 0.75},
-          "learned_base": 1000.0, "learned_per_second": 4.0, "skipped_anomalous_per_second": 0.5,
-          "ticks_scored_per_second": 1.0, "ticks_error_per_second": 0.1, "query_errors_per_second": 0.1,
-          "queries_per_second": 2.0}
 KUBERNETES_ONLY = {"resources"}, {"VigilanteContainerMemoryNearLimit", "VigilanteCPUThrottlingHigh", "VigilanteHpaMaxedOut"}
 
 
@@ -51,15 +44,6 @@ class Exposition:
 
     def __init__(self) -> None:
         self.t0 = time.time()
-        self.last_tick = self.t0 - SCORER["stale_for"]
-
-    def _histogram(self, name: str, per_second: float, bound: float, elapsed: float) -> list[str]:
-        count = per_second * elapsed
-        lines = []
-        for le in (0.05, 0.1, 0.25, 0.5, 1.0):
-            lines.append(f'{name}_bucket{{le="{le}"}} {count if le >= bound else 0}')
-        lines += [f'{name}_bucket{{le="+Inf"}} {count}', f"{name}_sum {count * bound * 0.9}", f"{name}_count {count}"]
-        return lines
 
     def render(self, path: str) -> str:
         t = time.time() - self.t0
@@ -92,22 +76,6 @@ class Exposition:
                 f"kube_horizontalpodautoscaler_status_desired_replicas{{{hpa}}} {HPA['desired']}",
                 f"kube_horizontalpodautoscaler_spec_max_replicas{{{hpa}}} {HPA['max']}",
             ]
-        elif path == "/scorer":
-            s = SCORER
-            lines += [f"{m.SCORE} {s['score']}", f"{m.THRESHOLD} {s['threshold']}", f"{m.DECISION} {s['decision']}",
-                      f"{m.MODEL_WARM} {s['warm']}", f"{m.LAST_SUCCESSFUL_TICK} {self.last_tick}"]
-            lines += [f'{m.FEATURE_VALUE}{{feature="{k}"}} {v}' for k, v in s["features"].items()]
-            lines += [f'{m.FEATURE_ATTRIBUTION}{{feature="{k}"}} {v}' for k, v in s["attribution"].items()]
-            lines += [
-                f"{m.SAMPLES_LEARNED} {s['learned_base'] + s['learned_per_second'] * t}",
-                f'{m.LEARN_SKIPPED}{{reason="anomalous"}} {s["skipped_anomalous_per_second"] * t}',
-                f'{m.LEARN_SKIPPED}{{reason="missing"}} 0',
-                f'{m.TICKS}{{result="scored"}} {s["ticks_scored_per_second"] * t}',
-                f'{m.TICKS}{{result="error"}} {s["ticks_error_per_second"] * t}',
-                f"{m.QUERY_ERRORS} {s['query_errors_per_second'] * t}",
-            ]
-            lines += self._histogram(m.QUERY_DURATION, s["queries_per_second"], 0.1, t)
-            lines += self._histogram(m.TICK_DURATION, s["ticks_scored_per_second"], 0.5, t)
         return "\n".join(lines) + "\n"
 
 
@@ -143,17 +111,13 @@ def synthetic(tmp_path_factory):
                                       static_scrape_config("kubelet", target, {"metrics_path": "/metrics/cadvisor"},
                                                            metrics_path="/cadvisor"),
                                       static_scrape_config("kube-state-metrics", target, metrics_path="/ksm"),
-                                      static_scrape_config(CONFIG.scorer.job, target,
-                                                           {"namespace": CONFIG.kubernetes.namespace},
-                                                           metrics_path="/scorer"),
                                   ])
     try:
         prometheus.start()
-        prometheus.targets_up(3)
+        prometheus.targets_up(2)
         # Enough samples for the 5m increase of the throttling alert and the 4s rate windows.
-        prometheus.wait_for(f"count_over_time({m.SAMPLES_LEARNED}[1m])", lambda r: r and single(r) >= 12, 60,
-                            what="12 samples of the scorer")
-        prometheus.wait_for('ALERTS{alertname="VigilanteAnomalyDetected", alertstate="firing"}', bool, 30)
+        prometheus.wait_for("min(count_over_time(container_cpu_usage_seconds_total[1m]))",
+                            lambda r: r and single(r) >= 12, 60, what="12 samples of cAdvisor")
         at = time.time()
         wait_until(lambda: time.time() > at + SCRAPE, 5, "one more second")
         yield {"prometheus": prometheus, "at": at, "exposition": exposition}
@@ -163,12 +127,9 @@ def synthetic(tmp_path_factory):
 
 
 QUERIES = panel_queries(CONFIG)
-PROVEN = {k for k in QUERIES if k[0] in ("resources", "anomaly")} | {
-    ("overview", "Anomaly score, threshold and decision", ref) for ref in "ABC"} | {
-    ("overview", "Scorer health", "A"), ("overview", "annotation: Vigilante alerts", "A")}
+PROVEN = {k for k in QUERIES if k[0] == "resources"}
 """Queries this module checks against the synthetic values."""
 APP_VARIABLES = {"namespace": NS, "job": CONFIG.app.job}
-SCORER_VARIABLES = {"namespace": CONFIG.kubernetes.namespace, "job": CONFIG.scorer.job}
 
 
 def run(synthetic, key, variables):
@@ -192,69 +153,13 @@ def test_resources_panels_read_the_pods_of_the_namespace(synthetic):
     assert single(r("Ready containers")) == len(PODS)
 
 
-def test_anomaly_panels_read_the_scorer(synthetic):
-    s = SCORER
-    r = lambda title, ref="A": run(synthetic, ("anomaly", title, ref), SCORER_VARIABLES)  # noqa: E731
-    assert single(r("Anomaly score and threshold")) == s["score"]
-    assert single(r("Anomaly score and threshold", "B")) == s["threshold"]
-    assert single(r("Decision")) == s["decision"]
-    assert by_label(r("Features the scorer sees"), "feature") == s["features"]
-    assert by_label(r("Which feature drives the score"), "feature") == s["attribution"]
-    assert single(r("Model warm")) == s["warm"]
-    elapsed = synthetic["at"] - synthetic["exposition"].t0
-    assert s["learned_base"] + s["learned_per_second"] * (elapsed - 2) <= single(r("Rows learned")) \
-        <= s["learned_base"] + s["learned_per_second"] * elapsed
-    assert single(r("Learning per minute")) == approx(s["learned_per_second"] * 60)
-    assert by_label(r("Learning per minute", "B"), "reason") == {"anomalous": approx(s["skipped_anomalous_per_second"] * 60),
-                                                                  "missing": 0}
-    assert single(r("Since last successful tick")) == approx(s["stale_for"] + elapsed, rel=0.01)
-    assert by_label(r("Ticks per minute by result"), "result") == {"scored": approx(s["ticks_scored_per_second"] * 60),
-                                                                    "error": approx(s["ticks_error_per_second"] * 60)}
-    assert single(r("Prometheus query errors per minute")) == approx(s["query_errors_per_second"] * 60)
-    assert 0.05 < single(r("Query and tick duration (p95)")) <= 0.1
-    assert 0.25 < single(r("Query and tick duration (p95)", "B")) <= 0.5
-
-
-def test_overview_scorer_panels_and_annotations(synthetic):
-    r = lambda title, ref="A", v=APP_VARIABLES: run(synthetic, ("overview", title, ref), v)  # noqa: E731
-    assert [single(r("Anomaly score, threshold and decision", ref)) for ref in "ABC"] == \
-        [SCORER["score"], SCORER["threshold"], SCORER["decision"]]
-    elapsed = synthetic["at"] - synthetic["exposition"].t0
-    assert single(r("Scorer health")) == approx(SCORER["stale_for"] + elapsed, rel=0.01)
-    firing = {x["metric"]["alertname"] for x in r("annotation: Vigilante alerts")}
-    assert "VigilanteAnomalyDetected" in firing
-    decisions = run(synthetic, ("anomaly", "annotation: Anomaly decisions", "A"), SCORER_VARIABLES)
-    assert single(decisions) == 1
-    alerts = {x["metric"]["alertname"] for x in run(synthetic, ("anomaly", "annotation: Vigilante alerts", "A"),
-                                                     SCORER_VARIABLES)}
-    assert "VigilanteAnomalyDetected" in alerts
-
-
-def test_anomaly_variables_list_the_scorer(synthetic):
-    import json
-
-    import requests
-
-    from vigilante import dashboards
-    variables = {v["name"]: v for v in json.loads(dashboards.dashboard_json(CONFIG, "anomaly"))["templating"]["list"]}
-    url = synthetic["prometheus"].url
-    ns = requests.get(f"{url}/api/v1/label/namespace/values", params={"match[]": m.SCORE}, timeout=10).json()["data"]
-    assert variables["namespace"]["query"] == f"label_values({m.SCORE}, namespace)" and ns == [CONFIG.kubernetes.namespace]
-    jobs = requests.get(f"{url}/api/v1/label/job/values",
-                        params={"match[]": f'{m.SCORE}{{namespace="{CONFIG.kubernetes.namespace}"}}'}, timeout=10).json()
-    assert jobs["data"] == [CONFIG.scorer.job]
-
-
 EXPECTED_ALERTS = {
     # rule: the value its V query must show (None: must not fire here)
     "VigilanteContainerMemoryNearLimit": ({"pod": "ticket-app-0"}, PODS["ticket-app-0"]["memory"] / MEMORY_LIMIT),
     "VigilanteCPUThrottlingHigh": ({"pod": "ticket-app-0"}, PODS["ticket-app-0"]["throttled"]),
     "VigilanteHpaMaxedOut": ({"horizontalpodautoscaler": "ticket-app"}, HPA["current"]),
-    # VigilanteScorerStale must not fire: this scorer's last tick is old, but it is cold, and a
-    # cold scorer is NotWarm, not stale (its firing case is in rules/tests/scorer_alerts.test.yml).
-    "VigilanteScorerNotWarm": ({"job": CONFIG.scorer.job}, SCORER["warm"]),
-    "VigilanteAnomalyDetected": ({"job": CONFIG.scorer.job}, SCORER["decision"]),
-    "VigilanteAppAbsent": ({"job": CONFIG.app.job}, 1),  # no app target in this test
+    "VigilanteScorerAbsent": ({"job": CONFIG.scorer.job}, 1),  # no scorer target in this test
+    "VigilanteAppAbsent": ({"job": CONFIG.app.job}, 1),  # nor an app target
 }
 
 
