@@ -6,7 +6,13 @@ INPUT and saves it (what the live scorer loads at start-up).
 ``vigilante backtest INPUT.csv --train-rows N --out OUT.csv [--config FILE]`` fits on the
 first N rows, then replays every later row through :meth:`Detector.step` - the code the
 live scorer runs each tick: score, decision, then learned or not by the learning policy -
-and writes ``timestamp,score,alert`` per replayed row (``alert`` is the exported decision).
+and writes ``timestamp,score,threshold,alert,skipped`` per replayed row (``alert`` is the
+exported decision).
+
+A row whose timestamp repeats or goes back (:func:`~vigilante.scorer.series.clock_order`)
+is neither learned nor scored; both commands count such rows in one line on stderr, and
+the backtest still writes an OUT row for it (the score and decision the scorer would still
+be exporting, ``skipped`` saying why), so OUT lines up with INPUT row for row.
 """
 
 from __future__ import annotations
@@ -36,11 +42,20 @@ def _load(args: argparse.Namespace):
 
 def _fit(cfg, records):
     from vigilante.scorer import Detector, TrainingError
+    from vigilante.scorer.series import in_clock_order
 
     try:
-        return Detector.fit(cfg.scorer, [(ts, values) for ts, _, values in records])
+        return Detector.fit(cfg.scorer, [(ts, values) for ts, _, values in in_clock_order(records)])
     except TrainingError as exc:
         raise UserError(f"cannot train: {exc}") from None
+
+
+def _report_skipped(reasons, records, command: str) -> None:
+    from vigilante.scorer.series import skipped_summary
+
+    line = skipped_summary(reasons, records)
+    if line:
+        print(f"{command}: {line}", file=sys.stderr)
 
 
 def train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,8 +66,11 @@ def train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     check_target(args.out, inputs=[args.input])  # before the work, not after it
+    from vigilante.scorer.series import clock_order
+
     cfg, records = _load(args)
     detector = _fit(cfg, records)
+    _report_skipped(clock_order(records), records, "train")
     detector.save(args.out)
     print(
         f"trained on {detector.ticks_learned} rows ({len(records)} read) of {', '.join(detector.features)}; "
@@ -64,7 +82,7 @@ def run_train(args: argparse.Namespace) -> int:
 def backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT.csv", help="recorded series: timestamp, then the configured features")
     parser.add_argument("--train-rows", type=int, required=True, metavar="N", help="the first N rows are the training set")
-    parser.add_argument("--out", required=True, metavar="OUT.csv", help="where to write timestamp,score,alert per scored row")
+    parser.add_argument("--out", required=True, metavar="OUT.csv", help="where to write timestamp,score,threshold,alert,skipped per scored row")
     _config_args(parser)
 
 
@@ -75,16 +93,25 @@ def run_backtest(args: argparse.Namespace) -> int:
     cfg, records = _load(args)
     if args.train_rows > len(records):
         raise UserError(f"--train-rows {args.train_rows} but {args.input} has only {len(records)} rows")
+    from vigilante.scorer.series import clock_order
+
+    reasons = clock_order(records)  # over the whole file: a scored row may go back before training's end
     detector = _fit(cfg, records[: args.train_rows])
     rest = records[args.train_rows :]
     started = last_report = time.monotonic()
     alerts = episodes = previous = 0
+    score = 0.0
     with atomic_open(args.out, inputs=[args.input]) as fh:
         writer = csv.writer(fh)
-        writer.writerow(["timestamp", "score", "alert"])
-        for i, (ts, text, values) in enumerate(rest, 1):
+        writer.writerow(["timestamp", "score", "threshold", "alert", "skipped"])
+        for i, ((ts, text, values), reason) in enumerate(zip(rest, reasons[args.train_rows :]), 1):
+            if reason:
+                # Not a new tick: what the scorer exports stays as it was, and nothing is learned.
+                writer.writerow([text, f"{score:.6f}", f"{detector.threshold:.6f}", previous, reason])
+                continue
             result = detector.step(ts, values, explain=False)
-            writer.writerow([text, f"{result.score:.6f}", result.decision])
+            score = result.score
+            writer.writerow([text, f"{result.score:.6f}", f"{result.threshold:.6f}", result.decision, ""])
             alerts += result.decision
             episodes += result.decision and not previous
             previous = result.decision
@@ -92,6 +119,7 @@ def run_backtest(args: argparse.Namespace) -> int:
             if now - last_report >= PROGRESS_EVERY_SECONDS:
                 last_report = now
                 print(f"backtest: {i}/{len(rest)} rows ({100 * i // len(rest)} %)", file=sys.stderr, flush=True)
+    _report_skipped(reasons, records, "backtest")
     print(
         f"backtest: trained on {args.train_rows} rows (threshold {detector.threshold:.4f}), scored {len(rest)} rows "
         f"in {time.monotonic() - started:.1f} s: {alerts} alerting ticks in {episodes} episodes; wrote {args.out}",

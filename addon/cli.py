@@ -68,7 +68,7 @@ COMMANDS: list[Command] = [
      _lazy("vigilante.service.commands", "serve_arguments"), _lazy("vigilante.service.commands", "run_serve")),
     ("collect", "record the live features into a training CSV (one row per tick)",
      _lazy("vigilante.service.commands", "collect_arguments"), _lazy("vigilante.service.commands", "run_collect")),
-    ("backtest", "replay recorded series (CSV) through the scorer: timestamp,score,alert per tick",
+    ("backtest", "replay recorded series (CSV) through the scorer: timestamp,score,threshold,alert per row",
      _lazy("vigilante.backtest", "backtest_arguments"), _lazy("vigilante.backtest", "run_backtest")),
 ]
 

@@ -54,16 +54,17 @@ def one_line_error(capsys, argv, *fragments):
     return err
 
 
-def test_backtest_writes_timestamp_score_alert_for_every_row_after_training(tmp_path, config, capsys):
+def test_backtest_writes_timestamp_score_threshold_alert_for_every_row_after_training(tmp_path, config, capsys):
     rows = rows_with_spike()
     src = write(tmp_path / "in.csv", rows, extra=True)  # other columns are ignored
     out = tmp_path / "out.csv"
     assert main(["backtest", src, "--train-rows", str(TRAIN), "--out", str(out), "--config", config]) == 0
     table = read_out(out)
-    assert table[0] == ["timestamp", "score", "alert"]
+    assert table[0][:4] == ["timestamp", "score", "threshold", "alert"]  # the contract; more columns may follow
     assert len(table) - 1 == len(rows) - TRAIN
     assert [r[0] for r in table[1:]] == [f"{t:.0f}" for t, _ in rows[TRAIN:]]
-    alerts = [int(r[2]) for r in table[1:]]
+    assert len({r[2] for r in table[1:]}) == 1 and float(table[1][2]) > 0
+    alerts = [int(r[3]) for r in table[1:]]
     assert set(alerts) <= {0, 1}
     assert any(alerts[31:40]) and not any(alerts[:25])
     assert "backtest:" in capsys.readouterr().err
@@ -77,8 +78,9 @@ def test_backtest_runs_exactly_the_library_loop(tmp_path, config):
     out = tmp_path / "out.csv"
     main(["backtest", src, "--train-rows", str(TRAIN), "--out", str(out), "--config", config])
     detector = Detector.fit(load_config(config).scorer, rows[:TRAIN])
-    expected = [(f"{r.score:.6f}", str(r.decision)) for r in (detector.step(t, v) for t, v in rows[TRAIN:])]
-    assert [(r[1], r[2]) for r in read_out(out)[1:]] == expected
+    expected = [(f"{r.score:.6f}", f"{r.threshold:.6f}", str(r.decision))
+                for r in (detector.step(t, v) for t, v in rows[TRAIN:])]
+    assert [(r[1], r[2], r[3]) for r in read_out(out)[1:]] == expected
 
 
 def test_iso_times_without_offset_are_utc(tmp_path, config):
@@ -130,13 +132,33 @@ def test_empty_file(tmp_path, config, capsys):
     one_line_error(capsys, ["backtest", str(src), "--train-rows", "2", "--out", str(tmp_path / "o"), "--config", config], "empty")
 
 
-@pytest.mark.parametrize("swap, message", [(lambda r: (r[0], r[0]), "duplicate timestamp"), (lambda r: (r[1], r[0]), "earlier")])
-def test_unsorted_or_duplicate_timestamps(tmp_path, config, capsys, swap, message):
+@pytest.mark.parametrize("swap, reason", [(lambda r: (r[0], r[0]), "duplicate timestamp"),
+                                          (lambda r: (r[1], r[0]), "earlier than a row before")])
+def test_a_row_the_clock_disagrees_with_is_skipped_counted_and_kept_in_line(tmp_path, config, capsys, swap, reason):
     rows = normal_rows(100, features=FEATURES)
-    a, b = swap((rows[70], rows[71]))
-    rows[70], rows[71] = a, b
+    rows[70], rows[71] = swap((rows[70], rows[71]))
     src = write(tmp_path / "in.csv", rows)
-    one_line_error(capsys, ["backtest", src, "--train-rows", "60", "--out", str(tmp_path / "o"), "--config", config], "in.csv:73", message)
+    out = tmp_path / "o.csv"
+    assert main(["backtest", src, "--train-rows", "60", "--out", str(out), "--config", config]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped 1 rows the clock disagrees with: 1 {reason} (first: data row 72" in err, err
+    table = read_out(out)
+    assert table[0] == ["timestamp", "score", "threshold", "alert", "skipped"]
+    assert len(table) == 1 + 40  # one OUT row per INPUT row after the training rows
+    assert [r[0] for r in table[1:]] == [f"{t:.0f}" for t, _ in rows[60:]]
+    skipped = table[1 + 71 - 60]
+    assert skipped[4] == reason and skipped[1:4] == table[1 + 70 - 60][1:4]  # what the scorer still exports
+    assert all(r[4] == "" for i, r in enumerate(table[1:]) if i != 71 - 60)
+
+
+def test_train_skips_and_counts_rows_the_clock_disagrees_with(tmp_path, config, capsys):
+    rows = normal_rows(260, features=FEATURES)
+    rows[100] = rows[99]  # a repeated row, as a daylight-saving hour gives
+    src = write(tmp_path / "in.csv", rows)
+    assert main(["train", src, "--out", str(tmp_path / "state"), "--config", config]) == 0
+    captured = capsys.readouterr()
+    assert "skipped 1 rows the clock disagrees with: 1 duplicate timestamp" in captured.err
+    assert "trained on 259 rows (260 read)" in captured.out
 
 
 def test_ragged_row(tmp_path, config, capsys):

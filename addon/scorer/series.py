@@ -2,9 +2,10 @@
 
 A header row (a UTF-8 byte-order mark is allowed); a ``timestamp`` column (unix seconds,
 or ISO 8601 where a time without an offset means UTC), then numeric columns; one row per tick; an empty cell is a missing
-sample. Only the configured features are read (other columns are ignored); timestamps
-must strictly increase. Any violation raises :class:`SeriesError` naming the file, line
-and column.
+sample. Only the configured features are read (other columns are ignored). A row whose
+timestamp repeats or goes back is kept here and marked by :func:`clock_order`, for the
+caller to skip and count: one such row never costs the whole file. Anything else malformed
+raises :class:`SeriesError` naming the file, line and column.
 
     >>> import io
     >>> text = "timestamp,value,note\\n2026-01-01T00:00:00,1.5,x\\n2026-01-01T00:00:15,,y\\n"
@@ -63,6 +64,53 @@ def parse_timestamp(text: str) -> float:
     return dt.timestamp()
 
 
+DUPLICATE = "duplicate timestamp"
+BACKWARD = "earlier than a row before"
+
+
+def clock_order(records: Sequence[Record]) -> list[str | None]:
+    """Per record, why the clock says to skip it (:data:`DUPLICATE`, :data:`BACKWARD`), else None.
+
+    A row is compared with the latest time seen so far, so after a row that jumped ahead,
+    every row until the clock catches up is skipped too (a daylight-saving hour repeated).
+
+    >>> clock_order([(0.0, "0", {}), (15.0, "15", {}), (15.0, "15", {}), (5.0, "5", {}), (30.0, "30", {})])
+    [None, None, 'duplicate timestamp', 'earlier than a row before', None]
+    """
+    reasons: list[str | None] = []
+    latest = -math.inf
+    for ts, _, _ in records:
+        if ts > latest:
+            reasons.append(None)
+            latest = ts
+        else:
+            reasons.append(DUPLICATE if ts == latest else BACKWARD)
+    return reasons
+
+
+def skipped_summary(reasons: Sequence[str | None], records: Sequence[Record]) -> str | None:
+    """One line counting the rows :func:`clock_order` skips, with the first of each kind; None when none.
+
+    >>> records = [(0.0, "0", {}), (15.0, "15", {}), (15.0, "15", {}), (5.0, "5", {})]
+    >>> skipped_summary(clock_order(records), records)
+    "skipped 2 rows the clock disagrees with: 1 duplicate timestamp (first: data row 3, '15'), 1 earlier than a row before (first: data row 4, '5')"
+    """
+    kinds = {}
+    for i, reason in enumerate(reasons):
+        if reason:
+            count, first = kinds.get(reason, (0, i))
+            kinds[reason] = (count + 1, first)
+    if not kinds:
+        return None
+    parts = [f"{count} {reason} (first: data row {first + 1}, {records[first][1]!r})" for reason, (count, first) in kinds.items()]
+    return f"skipped {sum(c for c, _ in kinds.values())} rows the clock disagrees with: {', '.join(parts)}"
+
+
+def in_clock_order(records: Sequence[Record]) -> list[Record]:
+    """The records :func:`clock_order` keeps."""
+    return [r for r, reason in zip(records, clock_order(records)) if reason is None]
+
+
 def read_series(source: str | os.PathLike | IO[str], features: Sequence[str], name: str | None = None) -> list[Record]:
     """Read and check a CSV; returns ``(unix_seconds, timestamp_text, {feature: float | None})`` per row."""
     if isinstance(source, (str, os.PathLike)):
@@ -103,7 +151,6 @@ def _read(fh: IO[str], features: Sequence[str], name: str) -> list[Record]:
         )
     index = {f: header.index(f) for f in features}
     out: list[Record] = []
-    previous = -math.inf
     line = 1
     try:
         for row in reader:
@@ -121,11 +168,6 @@ def _read(fh: IO[str], features: Sequence[str], name: str) -> list[Record]:
                 hint = "; it looks like milliseconds" if LATEST_SECONDS <= ts < 1000 * LATEST_SECONDS else ""
                 raise SeriesError(f"{name}:{line}: column '{TIMESTAMP}': {text!r} is not a plausible time in unix "
                                   f"seconds{hint}; write unix seconds or ISO 8601")
-            if ts == previous:
-                raise SeriesError(f"{name}:{line}: column '{TIMESTAMP}': duplicate timestamp {text!r}")
-            if ts < previous:
-                raise SeriesError(f"{name}:{line}: column '{TIMESTAMP}': {text!r} is earlier than the row before (rows must be sorted by time)")
-            previous = ts
             values = {}
             for f, i in index.items():
                 cell = row[i].strip()

@@ -84,7 +84,7 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
 
 def train_from_csv(config: Config, path: Path) -> Detector:
     """Train on a CSV in the ``vigilante backtest`` input format (e.g. from ``vigilante collect``)."""
-    from vigilante.scorer.series import read_series
+    from vigilante.scorer.series import in_clock_order, read_series
 
-    records = read_series(path, config.scorer.features)
+    records = in_clock_order(read_series(path, config.scorer.features))
     return Detector.fit(config.scorer, [(ts, values) for ts, _, values in records])
