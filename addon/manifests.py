@@ -173,8 +173,17 @@ def addon_component(config: Config) -> dict[str, Any]:
         labels=template_labels(),
         images=[image(config, SCORER_IMAGE)],
         configMapGenerator=[{"name": "vigilante-config", "files": ["vigilante.yaml"]}],
-        patches=[json_patch("PersistentVolumeClaim", "vigilante-scorer-state", [
-            {"op": "replace", "path": "/spec/resources/requests/storage", "value": config.kubernetes.scorer_storage}])],
+        patches=[
+            json_patch("PersistentVolumeClaim", "vigilante-scorer-state", [
+                {"op": "replace", "path": "/spec/resources/requests/storage", "value": config.kubernetes.scorer_storage}]),
+            # The port the scorer listens on (scorer.listen_port, which it reads from the same
+            # configuration), on its container and its Service; probes and scrapes use the name.
+            json_patch("Deployment", "vigilante-scorer", [
+                {"op": "replace", "path": "/spec/template/spec/containers/0/ports/0/containerPort",
+                 "value": config.scorer.listen_port}]),
+            json_patch("Service", "vigilante-scorer", [
+                {"op": "replace", "path": "/spec/ports/0/port", "value": config.scorer.listen_port}]),
+        ],
     )
 
 

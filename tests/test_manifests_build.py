@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from vigilante import __version__, generate
+from vigilante.cli import main
 from vigilante.config import Config, ConfigError, load_config
 from vigilante.manifests import (BLOCKED_PATHS, NO_BACKEND_SERVICE, PROMETHEUS_POD_SELECTOR, prometheus_retention,
                              prometheus_retention_size)
@@ -263,6 +264,21 @@ def test_manifests_follow_a_changed_configuration(tmp_path):
     assert component["images"] == [{"name": "vigilante-scorer", "newName": "registry.example/me/vigilante-scorer",
                                     "newTag": __version__}]
     assert "5Gi" in component["patches"][0]["patch"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_scorers_listen_port_reaches_its_container_service_and_configuration(tmp_path, overlay):
+    shutil.copytree(REPO_ROOT / "manifests", tmp_path / "manifests")
+    config = tmp_path / "vigilante.yaml"
+    config.write_text("scorer:\n  listen_port: 9200\n")
+    assert main(["generate", "--config", str(config), "--root", str(tmp_path), "--demo-app"]) == 0
+    objects = kustomize(tmp_path / "manifests" / "overlays" / overlay)
+    deployment = find(objects, "Deployment", "vigilante-scorer")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["ports"] == [{"containerPort": 9200, "name": "metrics"}]
+    assert find(objects, "Service", "vigilante-scorer")["spec"]["ports"][0]["port"] == 9200
+    (configmap,) = [o for o in of_kind(objects, "ConfigMap") if o["metadata"]["name"].startswith("vigilante-config")]
+    assert yaml.safe_load(configmap["data"]["vigilante.yaml"])["scorer"]["listen_port"] == 9200
 
 
 # --- scraping: ServiceMonitors, retention -------------------------------------------------
