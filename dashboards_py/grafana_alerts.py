@@ -25,7 +25,7 @@ file shape, and :func:`threshold` adds ``C``.
     >>> rule["uid"], rule["condition"], [d["refId"] for d in rule["data"]]
     ('vigilante-anomaly-detected', 'C', ['A', 'V', 'B', 'C'])
     >>> rule["data"][0]["model"]["expr"]
-    '(vigilante_anomaly_decision{job="vigilante-scorer"} == 1) * 0 + 1'
+    '(max_over_time(vigilante_anomaly_decision{job="vigilante-scorer"}[20s]) == 1) * 0 + 1'
 """
 
 from __future__ import annotations

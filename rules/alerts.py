@@ -9,7 +9,7 @@ expression serves Prometheus (fires while non-empty for ``for_``) and Grafana.
     >>> by_name = {a.name: a for a in alerts(load_config(env={}))}
     >>> a = by_name["VigilanteAnomalyDetected"]
     >>> a.expr
-    'vigilante_anomaly_decision{job="vigilante-scorer"} == 1'
+    'max_over_time(vigilante_anomaly_decision{job="vigilante-scorer"}[20s]) == 1'
     >>> a.severity, a.for_
     ('warning', '0s')
     >>> a.runbook_url(load_config(env={})).endswith("runbook.md#vigilanteanomalydetected")
@@ -91,6 +91,15 @@ class Alert:
             "runbook_url": template_text(self.runbook_url(config)),
             "dashboard_url": template_text(self.dashboard_panel().url(config)),
         }
+
+
+def decision_window(config: Config) -> float:
+    """Seconds of the decision gauge the anomaly alert looks at: the longer evaluation interval.
+
+    >>> decision_window(Config())
+    20.0
+    """
+    return float(max(config.prometheus.evaluation_interval_seconds, config.grafana.alert_interval_seconds))
 
 
 def _num(x: float) -> str:
@@ -248,8 +257,11 @@ def _scorer_alerts(config: Config) -> list[Alert]:
             name="VigilanteAnomalyDetected",
             group="scorer",
             # The scorer already held the score above its threshold for its hold ticks: no `for` here,
-            # so the alert fires on the tick the backtest reports.
-            expr=f"{metric_names.DECISION}{{{job}}} == 1",
+            # so the alert fires on the tick the backtest reports. The window is the longer of the
+            # two evaluation intervals (Prometheus', Grafana's): an instant look at the gauge every
+            # 20 s can step over a decision that was 1 for one 15 s scrape; over the window, both
+            # renderings see every scraped 1, at the cost of resolving up to one window later.
+            expr=f"max_over_time({metric_names.DECISION}{{{job}}}[{_num(decision_window(config))}s]) == 1",
             for_="0s",
             severity="warning",
             summary="The anomaly scorer flags the app's traffic as anomalous.",

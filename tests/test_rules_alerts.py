@@ -10,6 +10,7 @@ import yaml
 
 from vigilante.config import load_config
 from vigilante.rules.alerts import SEVERITIES, Alert, alerts
+from vigilante.rules.render import alerting_rules_yaml
 from vigilante.rules.slo import duration_seconds
 from scripts.harness import promtool
 
@@ -56,7 +57,7 @@ def test_routing_labels_come_from_the_configuration(tmp_path):
         assert (labels["service"], labels["team"], labels["namespace"]) == ("shop", "payments", "shop")
         assert "ticket-app" not in a.expr and "tickets" not in a.expr
     by_name = {a.name: a for a in alerts(config)}
-    assert by_name["VigilanteAnomalyDetected"].expr == 'vigilante_anomaly_decision{job="shop-scorer"} == 1'
+    assert 'vigilante_anomaly_decision{job="shop-scorer"}[20s]' in by_name["VigilanteAnomalyDetected"].expr
     assert 'up{namespace="shop", job="shop-web"}' in by_name["VigilanteAppDown"].expr
 
 
@@ -73,8 +74,31 @@ def test_the_anomaly_alert_fires_on_the_scorer_decision_gauge():
     from vigilante import metric_names
 
     anomaly = {a.name: a for a in alerts(load_config(env={}))}["VigilanteAnomalyDetected"]
-    assert anomaly.expr.startswith(metric_names.DECISION + "{")
+    assert anomaly.expr.startswith(f"max_over_time({metric_names.DECISION}{{")
     assert metric_names.SCORE not in anomaly.expr
+
+
+@pytest.mark.parametrize("evaluation, first_seen", [("15s", "45s"), ("20s", "1m")])
+def test_a_decision_of_one_scrape_fires_at_prometheus_and_grafana_intervals(tmp_path, evaluation, first_seen):
+    # The decision is 1 for the single scrape at 45s. Evaluated every 20 s (Grafana's shipped
+    # interval) at 40s and 1m, an instant look at the gauge sees 0 both times and never fires;
+    # the rule must fire at the first evaluation whose window holds that scrape.
+    rules = tmp_path / "alerts.yml"
+    rules.write_text(alerting_rules_yaml(load_config(env={})))
+    series = 'vigilante_anomaly_decision{namespace="vigilante", job="vigilante-scorer", instance="s:9110"}'
+    test = {"rule_files": [rules.name], "evaluation_interval": evaluation, "tests": [{
+        "interval": "15s",
+        "input_series": [{"series": series, "values": "0 0 0 1 0 0 0 0 0"}],
+        "promql_expr_test": [{
+            "expr": 'ALERTS{alertname="VigilanteAnomalyDetected"}', "eval_time": first_seen,
+            "exp_samples": [{"value": 1, "labels": (
+                'ALERTS{alertname="VigilanteAnomalyDetected", alertstate="firing", instance="s:9110", '
+                'job="vigilante-scorer", namespace="tickets", service="tickets", severity="warning", team="platform"}')}],
+        }],
+    }]}
+    (tmp_path / "t.test.yml").write_text(yaml.safe_dump(test))
+    run = promtool("test", "rules", str(tmp_path / "t.test.yml"))
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_invalid_definitions_are_refused():
