@@ -132,8 +132,8 @@ class BrokenFeatures:
         raise RuntimeError("a bug")
 
 
-def test_an_unexpected_error_is_counted_and_missed_ticks_are_skipped_not_run_in_a_burst(caplog):
-    config = Config().replace("scorer", features=("value",), tick_seconds=0.05)
+def test_an_unexpected_error_is_counted_and_missed_ticks_are_skipped_not_run_in_a_burst(caplog, tmp_path):
+    config = Config().replace("scorer", features=("value",), tick_seconds=0.05, state_path=str(tmp_path / "state"))
     metrics = ScorerMetrics(CollectorRegistry(), config.scorer.features)
     offset = [0.0]
     import time
