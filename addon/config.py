@@ -4,9 +4,9 @@ Rules, dashboards, alerts, manifests and the scorer all read a :class:`Config`. 
 built from the shipped defaults below, then a YAML file, then environment variables,
 each layer overriding the one before::
 
-    >>> cfg = load_config(env={"VIGILANTE_SCORER__HOLD_TICKS": "3"})
-    >>> cfg.scorer.hold_ticks
-    3
+    >>> cfg = load_config(env={"VIGILANTE_SCORER__HOLD_SECONDS": "45"})
+    >>> cfg.scorer.hold_seconds
+    45.0
     >>> cfg.app.job
     'ticket-app'
 
@@ -14,8 +14,9 @@ An environment variable is ``VIGILANTE_<SECTION>__<KEY>`` (double underscore bet
 section and key); its value is read as a YAML scalar or flow list, so
 ``VIGILANTE_APP__LATENCY_BUCKETS='[0.1, 0.5, 1]'`` works.
 
-Every error names where the bad value came from (file and line, or the variable), the
-key, what was expected and what was found.
+Every duration is in seconds, as a number or a duration string (``90s``, ``5m``, ``2h``, ``1d``)
+for the keys whose name ends in ``_seconds``. Every error names where the bad value came from
+(file and line, or the variable), the key, what was expected and what was found.
 """
 
 from __future__ import annotations
@@ -235,8 +236,9 @@ class ScorerConfig:
     )
     job: str = knob("vigilante-scorer", "Prometheus `job` label of the scorer's scrape target.", _JOB_NAME)
     tick_seconds: float = knob(15.0, "Seconds between two scored ticks.", (_positive, "a positive number"))
-    hold_ticks: int = knob(
-        2, "Ticks the score must stay above the threshold before the decision turns to 1.", (lambda v: v >= 1, "an integer >= 1")
+    hold_seconds: float = knob(
+        30.0, "How long the score must stay above the threshold before the decision turns to 1 (rounded up to whole "
+        "ticks, at least one).", (_positive, "a positive duration in seconds")
     )
     listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"))
     state_path: str = knob("vigilante-state.json", "File the model state is saved to and restored from.", _LABEL_VALUE)
@@ -256,11 +258,11 @@ class ScorerConfig:
         (lambda v: v >= 0, "an integer >= 0"),
     )
     seed: int = knob(42, "Random seed of the trees (same seed, same model).", (lambda v: v >= 0, "an integer >= 0"))
-    context_half_lives_ticks: tuple[float, ...] = knob(
-        (0.0, 2.0),
-        "Time scales of each feature's deviation from its baseline: half-lives in ticks of exponential "
+    context_half_lives_seconds: tuple[float, ...] = knob(
+        (0.0, 30.0),
+        "Time scales of each feature's deviation from its baseline: half-lives in seconds of exponential "
         "averages of it (0 = the tick itself). Longer ones catch mild, lasting changes.",
-        (lambda v: len(v) > 0 and all(h >= 0 for h in v), "a non-empty list of numbers >= 0"),
+        (lambda v: len(v) > 0 and all(h >= 0 for h in v), "a non-empty list of durations >= 0 in seconds"),
     )
     context_clip: float = knob(
         4.0,
@@ -268,11 +270,13 @@ class ScorerConfig:
         "change, and a big spike does not echo in them for minutes after it ended.",
         (_positive, "a positive number"),
     )
-    baseline_half_life_ticks: float = knob(
-        30.0, "Half-life (ticks) of the level of each feature's baseline (follows the daily rhythm).", (_positive, "a positive number")
+    baseline_half_life_seconds: float = knob(
+        450.0, "Half-life (seconds) of the level of each feature's baseline (follows the daily rhythm).",
+        (_positive, "a positive duration in seconds")
     )
-    trend_half_life_ticks: float = knob(
-        60.0, "Half-life (ticks) of the trend of each baseline (follows slow ramps).", (_positive, "a positive number")
+    trend_half_life_seconds: float = knob(
+        900.0, "Half-life (seconds) of the trend of each baseline (follows slow ramps).",
+        (_positive, "a positive duration in seconds")
     )
     baseline_clip: float = knob(
         3.0,
@@ -293,12 +297,12 @@ class ScorerConfig:
     threshold_margin: float = knob(
         0.5, "Fraction added to that quantile (0.5 = 50 % above).", (lambda v: v >= 0, "a number >= 0")
     )
-    relearn_after_ticks: int = knob(
-        480,
-        "Once half of the last this-many ticks were above the threshold and the values are steady, the level is "
+    relearn_after_seconds: float = knob(
+        7200.0,
+        "Once the score was above the threshold half of this long and the values are steady, the level is "
         "accepted as the new normal (baselines re-set, learning resumes): a lasting shift alerts for at most this "
         "long (twice this if the values keep moving), and so does a real incident. 0 = never.",
-        (lambda v: v >= 0, "an integer >= 0"),
+        (lambda v: v >= 0, "a duration >= 0 in seconds"),
     )
 
 
@@ -361,7 +365,8 @@ class ServiceConfig:
     training_csv: str = knob(
         "", "Training CSV (from `vigilante collect`) used when there is neither state nor enough history; '' for none."
     )
-    save_every_ticks: int = knob(20, "Save the model state every this many ticks.", (lambda v: v >= 1, "an integer >= 1"))
+    save_every_seconds: float = knob(300.0, "Save the model state at most this often (seconds of scored ticks).",
+                                     (_positive, "a positive duration in seconds"))
     listen_address: str = knob(
         "127.0.0.1", "Address the scorer's HTTP server binds: loopback unless you say otherwise (the Kubernetes "
         "manifests and the image set 0.0.0.0, so Prometheus can scrape the pod).", _LABEL_VALUE)
@@ -511,6 +516,17 @@ def _read_env(env: Mapping[str, str]) -> dict[str, dict[str, Located]]:
     return out
 
 
+RENAMED = {
+    ("scorer", "hold_ticks"): "hold_seconds",
+    ("scorer", "relearn_after_ticks"): "relearn_after_seconds",
+    ("scorer", "baseline_half_life_ticks"): "baseline_half_life_seconds",
+    ("scorer", "trend_half_life_ticks"): "trend_half_life_seconds",
+    ("scorer", "context_half_lives_ticks"): "context_half_lives_seconds",
+    ("service", "save_every_ticks"): "save_every_seconds",
+}
+"""Keys that counted ticks, and the keys in seconds that replaced them."""
+
+
 def _build(layers: Mapping[str, Mapping[str, Located]], source: str) -> Config:
     sections = {}
     for name, cls in SECTIONS.items():
@@ -518,9 +534,15 @@ def _build(layers: Mapping[str, Mapping[str, Located]], source: str) -> Config:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values = {}
         for key, (raw, where) in layers.get(name, {}).items():
+            if (name, key) in RENAMED:
+                new = RENAMED[(name, key)]
+                raise ConfigError(f"{where}: '{name}.{key}' counted ticks; it is now '{name}.{new}', in seconds "
+                                  f"(ticks x scorer.tick_seconds; 2 ticks of 15 s = 30)")
             if key not in fields:
                 raise ConfigError(f"{where}: unknown key '{name}.{key}'{_suggest(key, fields)}")
             f = fields[key]
+            if key.endswith("_seconds"):
+                raw = _duration(raw)
             value = _coerce(raw, hints[key], f"{where}: {name}.{key}")
             check = f.metadata.get("check")
             if check and not check[0](value):
@@ -574,6 +596,25 @@ def _coerce(raw: Any, hint: Any, what: str) -> Any:
 
 # YAML 1.2's number notations; PyYAML reads YAML 1.1, where `1e3` and `1e-300` are strings.
 _NUMBER = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?")
+
+
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(raw: Any) -> Any:
+    """``"90s"``, ``"5m"``, ``"2h"``, ``"1d"`` as seconds (lists too); anything else as it is, for :func:`_coerce`.
+
+    >>> _duration("5m"), _duration(["0s", "30s"]), _duration(45), _duration("soon")
+    (300.0, [0.0, 30.0], 45, 'soon')
+    """
+    if isinstance(raw, list):
+        return [_duration(item) for item in raw]
+    if isinstance(raw, str):
+        match = _DURATION.fullmatch(raw)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return raw
 
 
 def _number(raw: Any) -> float | None:

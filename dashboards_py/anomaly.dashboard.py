@@ -44,7 +44,7 @@ def build(config: Config, slug: str) -> Board:
     ), width=16)
     board.add(timeseries(
         "Decision",
-        f"1 once the score has stayed above the threshold for {config.scorer.hold_ticks} ticks: the value "
+        f"1 once the score has stayed above the threshold for {config.scorer.hold_seconds:g} s: the value "
         "the shipped alerts fire on.",
         "none", "scorer",
         [Query(f"{m.DECISION}{sel}", "{{instance}}")],

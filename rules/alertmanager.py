@@ -66,7 +66,7 @@ def alertmanager_config(config: Config) -> dict:
                             "repeat_interval": "1h",
                         },
                         {
-                            # The scorer's decision has already held for hold_ticks: waiting
+                            # The scorer's decision has already held for hold_seconds: waiting
                             # another 30 s would put onset-to-notification past a minute at
                             # 15 s ticks (hold 15 s + group_wait + scrape/eval delays).
                             "matchers": ['alertname="VigilanteAnomalyDetected"'],

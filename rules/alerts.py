@@ -267,7 +267,7 @@ def _scorer_alerts(config: Config) -> list[Alert]:
             summary="The anomaly scorer flags the app's traffic as anomalous.",
             description=(
                 f"Scorer {{{{ $labels.instance }}}} kept its anomaly score above its threshold for "
-                f"{config.scorer.hold_ticks} ticks: the traffic of {template_text(config.app.service)} "
+                f"{config.scorer.hold_seconds:g} s: the traffic of {template_text(config.app.service)} "
                 "(rate, errors, latency) does not look like its baseline."
             ),
             panel="anomaly",

@@ -20,7 +20,7 @@ Per anomaly kind: event recall (an event counts when the decision is 1 at some t
 its onset to 8 ticks after its end, the rate window's tail), the median delay in ticks
 from onset to the first decision = 1, and false alert episodes per week of traffic
 (episodes starting outside every anomaly; a ``level_shift`` may alert for its documented
-bound, ``relearn_after_ticks`` + ``hold_ticks`` + 8 ticks, after onset).
+bound, twice ``relearn_after_seconds`` + ``hold_seconds`` + 8 ticks, after onset).
 
     python scripts/bench_detection.py            # full: 6 tuning + 6 held-out seeds, 8 days each
     python scripts/bench_detection.py --quick    # smoke: 1 + 1 seeds of 2 days, cost over 1 day
@@ -46,7 +46,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from vigilante.config import load_config  # noqa: E402
 from vigilante.scorer import Detector  # noqa: E402
+from vigilante.scorer.timing import TickScale  # noqa: E402
 from scripts.scenarios import ANOMALY_KINDS, FEATURES, NORMAL_KINDS, TICKS_PER_DAY, Scenario, generate  # noqa: E402
+
+
+def ticks(cfg) -> TickScale:
+    """The scorer's windows in ticks of the scenarios' 15 s rows."""
+    return TickScale.of(cfg, 15.0)
 
 GRACE_TICKS = 8
 TUNING_SEEDS = (101, 102, 103, 104, 105, 106)
@@ -237,8 +243,8 @@ def _run_seed(seed, days, per_kind, quick, cfg, static_factor, z_k, shift_bound)
     dec, _ = run_scorer(sc, cfg)
     out = {
         "scorer": evaluate(dec, sc, shift_bound),
-        "static": evaluate(_hold(static_scores(sc) > static_factor, cfg.hold_ticks), sc, shift_bound),
-        "zscore": evaluate(_hold(zscore_scores(sc) > z_k, cfg.hold_ticks), sc, shift_bound),
+        "static": evaluate(_hold(static_scores(sc) > static_factor, ticks(cfg).hold_ticks), sc, shift_bound),
+        "zscore": evaluate(_hold(zscore_scores(sc) > z_k, ticks(cfg).hold_ticks), sc, shift_bound),
         "original": evaluate(run_original(sc), sc, shift_bound),
     }
     print(f"# seed {seed} done", file=sys.stderr, flush=True)
@@ -303,15 +309,17 @@ def main(argv=None) -> int:
     tuning = TUNING_SEEDS[:1] if args.quick else TUNING_SEEDS
     held = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else (HELD_OUT_SEEDS[:1] if args.quick else HELD_OUT_SEEDS)
     per_kind = 1 if args.quick else 2
-    shift_bound = (2 * cfg.relearn_after_ticks if cfg.relearn_after_ticks else 10**9) + cfg.hold_ticks + GRACE_TICKS
+    t = ticks(cfg)
+    shift_bound = (2 * t.relearn_after_ticks if t.relearn_after_ticks else 10**9) + t.hold_ticks + GRACE_TICKS
 
-    print(f"# scorer config: {cfg.model_layout}, n_trees={cfg.n_trees}, height={cfg.tree_height}, hold={cfg.hold_ticks}, "
-          f"quantile={cfg.threshold_quantile}, margin={cfg.threshold_margin}, relearn={cfg.relearn_after_ticks} "
+    print(f"# scorer config: {cfg.model_layout}, n_trees={cfg.n_trees}, height={cfg.tree_height}, "
+          f"hold={cfg.hold_seconds:g} s ({t.hold_ticks} ticks), quantile={cfg.threshold_quantile}, "
+          f"margin={cfg.threshold_margin}, relearn={cfg.relearn_after_seconds:g} s ({t.relearn_after_ticks} ticks) "
           f"(source {args.config or 'shipped defaults'}); {days} days/seed, 1 day of training", file=sys.stderr)
     # baselines: tune on the tuning seeds
     tune_sets = [_make(s, days, per_kind, args.quick) for s in tuning]
-    static_factor = tune_factor([(static_scores(sc), sc) for sc in tune_sets], [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0], shift_bound, args.budget, cfg.hold_ticks)
-    z_k = tune_factor([(zscore_scores(sc), sc) for sc in tune_sets], [3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30], shift_bound, args.budget, cfg.hold_ticks)
+    static_factor = tune_factor([(static_scores(sc), sc) for sc in tune_sets], [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0], shift_bound, args.budget, ticks(cfg).hold_ticks)
+    z_k = tune_factor([(zscore_scores(sc), sc) for sc in tune_sets], [3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30], shift_bound, args.budget, ticks(cfg).hold_ticks)
     print(f"# baselines tuned on seeds {list(tuning)}: static factor {static_factor}, zscore k {z_k}", file=sys.stderr)
 
     jobs = [(label, seed) for label, seeds in (("tuning", tuning), ("held-out", held)) for seed in seeds]

@@ -100,7 +100,8 @@ def child(mode: str, ticks: int, prometheus_url: str | None, start: float) -> di
         for t, _ in live[:50]:
             source.at(t)
         query = (time.process_time() - query) / 50
-        extra = {"save_ms_per_tick": 1000 * saves / config.service.save_every_ticks, "query_ms_per_tick": 1000 * query}
+        saves_every = config.service.save_every_seconds / config.scorer.tick_seconds  # ticks between saves
+        extra = {"save_ms_per_tick": 1000 * saves / saves_every, "query_ms_per_tick": 1000 * query}
     return {"mode": mode, "ticks": ticks, "cpu_ms_per_tick": 1000 * cpu / ticks,
             "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **(extra if mode != "bare" else {})}
 
@@ -155,7 +156,7 @@ def main() -> None:
         print(f"{mode:10s} {summary[mode]['cpu_ms_per_tick']:12.2f} {summary[mode]['max_rss_mib']:13.1f}")
     print(f"{'ratio':10s} {ratio:12.2f} {rss_ratio:13.2f}   (goal: CPU ratio <= 2)")
     print(f"service tick = model + one Prometheus query ({summary['service']['query_ms_per_tick']:.2f} ms) + state save "
-          f"every {Config().service.save_every_ticks} ticks ({summary['service']['save_ms_per_tick']:.2f} ms/tick amortized)"
+          f"every {Config().service.save_every_seconds:g} s ({summary['service']['save_ms_per_tick']:.2f} ms/tick amortized)"
           " + metric updates")
     print(json.dumps({"benchmark": "scorer_cost", "ticks": args.ticks, "rounds": args.rounds, **{
         f"{mode}_{key}": round(value, 3) for mode, values in summary.items() for key, value in values.items()},

@@ -32,6 +32,7 @@ import yaml
 
 from vigilante import metric_names
 from vigilante.config import Config, load_config
+from vigilante.scorer.timing import TickScale
 from scripts.load_shapes import STEADY_USERS, write_control
 from scripts.stack import REPO_ROOT, RULE_FILES, LocalStack, StackError, changed_from_defaults, interval_overrides
 
@@ -382,8 +383,9 @@ class Demo:
                                   {**rule["labels"], "alertname": ANOMALY_ALERT})
         floors = {
             "used": notification_floor(used["scrape_interval_seconds"], used["evaluation_interval_seconds"],
-                                       used["tick_seconds"], config.scorer.hold_ticks, alert_for, group_wait),
-            "shipped_15s": notification_floor(15, 15, 15, Config().scorer.hold_ticks, alert_for,
+                                       used["tick_seconds"], TickScale.of(config.scorer, used["tick_seconds"]).hold_ticks,
+                                       alert_for, group_wait),
+            "shipped_15s": notification_floor(15, 15, 15, TickScale.of(Config().scorer, 15.0).hold_ticks, alert_for,
                                               seconds(shipped_route["group_wait"])),
         }
         return {
@@ -397,16 +399,16 @@ class Demo:
             "settings": {
                 "intervals_used": used,
                 "intervals_shipped": shipped,
-                "hold_ticks": config.scorer.hold_ticks,
+                "hold_seconds": config.scorer.hold_seconds,
                 "alert_for_seconds": alert_for,
                 "alertmanager_route": {k: route[k] for k in ("receiver", "group_by", "group_wait", "group_interval",
                                                              "repeat_interval") if k in route},
                 "overrides_of_shipped_defaults": changed_from_defaults(config),
                 "alertmanager_route_overrides": dict(self.plan.route_overrides),
                 "note": ("Scrape, evaluation and tick intervals are compressed so the model can train within "
-                         "the demo; every scorer window counted in ticks (hold_ticks, baseline/trend/context "
-                         "half-lives, relearn_after_ticks) is scaled by 15 s / interval so it spans the shipped "
-                         "wall-clock time (hold = 30 s). The recording rules' 1-minute windows, the alert's for "
+                         "the demo; every scorer window is a duration in seconds (hold, baseline/trend/context "
+                         "half-lives, relearning), so it keeps the shipped wall-clock length at any tick "
+                         "(hold = 30 s). The recording rules' 1-minute windows, the alert's for "
                          "and the Alertmanager routing are the shipped ones. The model trains on minutes of "
                          "history, not the shipped 2 hours."),
                 "plan": asdict(self.plan),
@@ -482,8 +484,7 @@ def print_figures(summary: dict[str, Any], outdir: Path, say: Callable[[str], No
     say("\nFigures (spike with errors):")
     say(f"  intervals: scrape {s['intervals_used']['scrape_interval_seconds']:g} s, evaluation "
         f"{s['intervals_used']['evaluation_interval_seconds']:g} s, tick {s['intervals_used']['tick_seconds']:g} s "
-        f"(shipped 15 s); hold_ticks {s['hold_ticks']} "
-        f"({s['hold_ticks'] * s['intervals_used']['tick_seconds']:g} s), alert for {s['alert_for_seconds']:g} s, "
+        f"(shipped 15 s); hold {s['hold_seconds']:g} s, alert for {s['alert_for_seconds']:g} s, "
         f"group_wait {s['alertmanager_route'].get('group_wait')}")
     for label, key in (("first score above threshold", "seconds_to_first_score_above_threshold"),
                        ("alert firing in Prometheus", "seconds_to_alert_firing"),

@@ -48,35 +48,22 @@ class StackError(RuntimeError):
     """The stack cannot start (a port taken, a binary missing, a component failing); the message says which."""
 
 
-def interval_overrides(seconds: float, scale_tick_windows: bool = True) -> dict[str, dict[str, Any]]:
+def interval_overrides(seconds: float) -> dict[str, dict[str, Any]]:
     """The knobs compressed time changes: scrape, rule evaluation and scorer tick intervals.
 
-    With ``scale_tick_windows`` every scorer window counted in ticks (hold, baseline and
-    trend half-lives, context half-lives, relearn time) is multiplied by ``shipped tick /
-    seconds``, so it spans the same wall-clock time as shipped: the hold is still 30 s, and the
-    baseline still moves over minutes, not over a few seconds of a 1-minute rate that
-    barely changes from one dense tick to the next.
+    Every scorer window is a duration in seconds, counted in ticks of whatever interval the
+    scorer runs at, so it keeps the shipped wall-clock length: the hold is still 30 s (15
+    ticks of 2 s), and the baseline still moves over minutes, not over a few seconds of a
+    1-minute rate that barely changes from one dense tick to the next.
 
     >>> o = interval_overrides(2)
-    >>> o["scorer"]["tick_seconds"], o["scorer"]["hold_ticks"], o["scorer"]["baseline_half_life_ticks"]
-    (2.0, 15, 225.0)
+    >>> o["scorer"], o["prometheus"]["evaluation_interval_seconds"]
+    ({'tick_seconds': 2.0}, 2.0)
     """
-    shipped = Config()
-    overrides: dict[str, dict[str, Any]] = {
+    return {
         "prometheus": {"scrape_interval_seconds": float(seconds), "evaluation_interval_seconds": float(seconds)},
         "scorer": {"tick_seconds": float(seconds)},
     }
-    if scale_tick_windows:
-        factor = shipped.scorer.tick_seconds / seconds
-        sc = shipped.scorer
-        overrides["scorer"].update({
-            "hold_ticks": max(1, round(sc.hold_ticks * factor)),
-            "baseline_half_life_ticks": sc.baseline_half_life_ticks * factor,
-            "trend_half_life_ticks": sc.trend_half_life_ticks * factor,
-            "context_half_lives_ticks": [h * factor for h in sc.context_half_lives_ticks],
-            "relearn_after_ticks": round(sc.relearn_after_ticks * factor),
-        })
-    return overrides
 
 
 def apply_overrides(config: Config, overrides: dict[str, dict[str, Any]]) -> Config:

@@ -22,7 +22,7 @@ def normal_rows(n: int, start: int = 0, seed: int = 1, level: float = 20.0, feat
 
 def small_config(**changes) -> ScorerConfig:
     """A quick model: few trees, a short relearning bound."""
-    base = dict(features=("value",), n_trees=10, relearn_after_ticks=0)
+    base = dict(features=("value",), n_trees=10, relearn_after_seconds=0)
     base.update(changes)
     return ScorerConfig(**base)
 

@@ -17,7 +17,7 @@ TRAIN = 200
 def config(tmp_path):
     path = tmp_path / "vigilante.yaml"
     path.write_text(
-        "scorer:\n  features: [requests_per_second, errors_per_second]\n  n_trees: 8\n  relearn_after_ticks: 0\n"
+        "scorer:\n  features: [requests_per_second, errors_per_second]\n  n_trees: 8\n  relearn_after_seconds: 0\n"
     )
     return str(path)
 

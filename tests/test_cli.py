@@ -34,13 +34,13 @@ def test_no_command_prints_help_and_fails(capsys):
 
 def test_a_config_error_is_one_line_on_stderr(tmp_path, capsys):
     bad = tmp_path / "c.yaml"
-    bad.write_text("scorer:\n  hold_ticks: -1\n")
+    bad.write_text("scorer:\n  hold_seconds: -1\n")
 
     assert main(["config", "--config", str(bad)]) == 2
 
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err.startswith(f"vigilante config: error: {bad}:2: scorer.hold_ticks")
+    assert err.startswith(f"vigilante config: error: {bad}:2: scorer.hold_seconds")
 
 
 def test_serve_refuses_a_tick_that_is_not_a_positive_number_of_seconds(capsys):

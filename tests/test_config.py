@@ -45,13 +45,13 @@ def test_an_unknown_key_names_file_line_and_the_close_match(tmp_path):
     path = write(tmp_path, """\
         scorer:
           tick_seconds: 15
-          hold_tick: 3
+          hold_second: 3
     """)
 
     with pytest.raises(ConfigError) as err:
         load_config(path, env={})
 
-    assert str(err.value) == f"{path}:3: unknown key 'scorer.hold_tick'; did you mean 'hold_ticks'?"
+    assert str(err.value) == f"{path}:3: unknown key 'scorer.hold_second'; did you mean 'hold_seconds'?"
 
 
 def test_an_unknown_section_is_an_error(tmp_path):
@@ -62,9 +62,10 @@ def test_an_unknown_section_is_an_error(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("scorer:\n  hold_ticks: two\n", ":2: scorer.hold_ticks: expected an integer, got 'two'"),
-    ("scorer:\n  hold_ticks: true\n", ":2: scorer.hold_ticks: expected an integer, got True"),
-    ("scorer:\n  hold_ticks: 0\n", ":2: scorer.hold_ticks: expected an integer >= 1, got 0"),
+    ("scorer:\n  n_trees: two\n", ":2: scorer.n_trees: expected an integer, got 'two'"),
+    ("scorer:\n  n_trees: true\n", ":2: scorer.n_trees: expected an integer, got True"),
+    ("scorer:\n  hold_seconds: 0\n", ":2: scorer.hold_seconds: expected a positive duration in seconds, got 0"),
+    ("scorer:\n  hold_seconds: soon\n", ":2: scorer.hold_seconds: expected a finite number, got 'soon'"),
     ("slo:\n  availability: 99.5\n", ":2: slo.availability: expected a number between 0 and 1, got 99.5"),
     ("app:\n  route_label: path\n", ":2: app.route_label: expected 'url_rule' or 'endpoint', got 'path'"),
     ("app:\n  latency_buckets: 0.5\n", ":2: app.latency_buckets: expected a list of a finite number, got 0.5"),
@@ -93,12 +94,12 @@ def test_a_missing_file_is_reported(tmp_path):
 
 
 def test_environment_overrides_the_file(tmp_path):
-    path = write(tmp_path, "scorer:\n  hold_ticks: 3\n")
+    path = write(tmp_path, "scorer:\n  hold_seconds: 45\n")
 
-    cfg = load_config(path, env={"VIGILANTE_SCORER__HOLD_TICKS": "5",
+    cfg = load_config(path, env={"VIGILANTE_SCORER__HOLD_SECONDS": "1m",
                                  "VIGILANTE_APP__LATENCY_BUCKETS": "[0.1, 1]"})
 
-    assert cfg.scorer.hold_ticks == 5
+    assert cfg.scorer.hold_seconds == 60.0
     assert cfg.app.latency_buckets == (0.1, 1.0)
 
 
@@ -123,8 +124,8 @@ def test_digest_changes_with_values_only():
 
 
 def test_replace_validates_like_a_file():
-    with pytest.raises(ConfigError, match="scorer.hold_ticks: expected an integer >= 1"):
-        Config().replace("scorer", hold_ticks=0)
+    with pytest.raises(ConfigError, match="scorer.hold_seconds: expected a positive duration"):
+        Config().replace("scorer", hold_seconds=0)
 
 
 def test_describe_documents_every_key_and_round_trips():
@@ -197,3 +198,16 @@ def test_a_fraction_for_an_integer_knob_is_refused(tmp_path, capsys):
 
 def test_a_number_notation_from_the_environment_is_read():
     assert load_config(env={"VIGILANTE_PROMETHEUS__QUERY_TIMEOUT_SECONDS": "1e1"}).prometheus.query_timeout_seconds == 10.0
+
+
+@pytest.mark.parametrize("old, new", [("hold_ticks", "hold_seconds"), ("relearn_after_ticks", "relearn_after_seconds")])
+def test_a_key_that_counted_ticks_says_what_replaced_it(tmp_path, old, new):
+    with pytest.raises(ConfigError, match=rf":2: 'scorer.{old}' counted ticks; it is now 'scorer.{new}', in seconds"):
+        load_config(write(tmp_path, f"scorer:\n  {old}: 2\n"), env={})
+
+
+@pytest.mark.parametrize("text, expected", [("90s", 90.0), ("5m", 300.0), ("2h", 7200.0), ("1d", 86400.0), ("45", 45.0),
+                                            ("250ms", 0.25)])
+def test_durations_are_seconds_or_duration_strings(tmp_path, text, expected):
+    assert load_config(write(tmp_path, f"scorer:\n  relearn_after_seconds: {text}\n"), env={}).scorer.relearn_after_seconds \
+        == expected

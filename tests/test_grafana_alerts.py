@@ -93,7 +93,7 @@ def test_rule_uids_are_stable_unique_and_follow_the_prefix(config, document):
     assert len(set(uids)) == len(uids) and all(u.startswith("vigilante-") and len(u) <= 40 for u in uids)
     again = [r["uid"] for r in rules_of(grafana_alerts.alert_rules(load_config(env={}))).values()]
     assert again == uids
-    tuned = config.replace("slo", availability=0.999).replace("scorer", hold_ticks=4).replace("grafana", folder="X")
+    tuned = config.replace("slo", availability=0.999).replace("scorer", hold_seconds=60).replace("grafana", folder="X")
     assert [r["uid"] for r in rules_of(grafana_alerts.alert_rules(tuned)).values()] == uids
     renamed = config.replace("grafana", uid_prefix="shop")
     assert all(r["uid"].startswith("shop-") for r in rules_of(grafana_alerts.alert_rules(renamed)).values())

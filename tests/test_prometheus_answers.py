@@ -62,7 +62,7 @@ scorer:
   features: [value]
   tick_seconds: 1
   n_trees: 8
-  relearn_after_ticks: 0
+  relearn_after_seconds: 0
   state_path: {state}
 service:
   queries:

@@ -58,10 +58,10 @@ def test_for_a_rise_only_feature_the_end_of_a_burst_is_not_a_new_anomaly():
         assert (alerts > 0) == two_sided
 
 
-def test_decision_follows_the_score_above_the_threshold_for_hold_ticks(trained):
+def test_decision_follows_the_score_above_the_threshold_for_the_hold_time(trained):
     cfg, rows = trained
     for hold in (1, 2, 3):
-        d = Detector.fit(small_config(hold_ticks=hold), rows)
+        d = Detector.fit(small_config(hold_seconds=hold * TICK), rows)
         results = [d.step((400 + i) * TICK, {"value": 200.0}) for i in range(hold + 1)]
         assert all(r.above for r in results)
         assert [r.decision for r in results] == [0] * (hold - 1) + [1, 1]
@@ -101,7 +101,7 @@ def test_normal_ticks_are_learned(trained):
 def test_a_lasting_shift_alerts_at_first_then_is_relearned_within_the_bound(trained):
     _, rows = trained
     bound = 40
-    d = Detector.fit(small_config(relearn_after_ticks=bound), rows)
+    d = Detector.fit(small_config(relearn_after_seconds=bound * TICK), rows)
     shifted = [(t, {"value": v["value"] * 1.3}) for t, v in normal_rows(400, start=400, seed=3)]
     results = [d.step(t, v) for t, v in shifted]
     decisions = [r.decision for r in results]
@@ -115,7 +115,7 @@ def test_a_lasting_shift_alerts_at_first_then_is_relearned_within_the_bound(trai
 
 
 def test_without_relearning_a_lasting_shift_keeps_alerting(trained):
-    d = fresh(trained)  # relearn_after_ticks=0
+    d = fresh(trained)  # relearn_after_seconds=0
     shifted = [(t, {"value": v["value"] * 1.3}) for t, v in normal_rows(200, start=400, seed=3)]
     decisions = [d.step(t, v).decision for t, v in shifted]
     assert sum(decisions[-50:]) >= 45
@@ -191,3 +191,16 @@ def test_after_error_free_training_a_single_5xx_does_not_alert_but_a_burst_does(
 
     assert single == [0, 0, 0, 0] and calm == [0] * 10
     assert burst[-1] == 1
+
+
+def test_windows_are_seconds_whatever_the_spacing_of_the_rows():
+    # The same configuration on rows 5 minutes apart: a 30 s hold is one row, and a lasting
+    # shift is accepted within the configured time, not 480 rows (40 hours) later.
+    rows = [(i * 300.0, v) for i, (_, v) in enumerate(normal_rows(400))]
+    d = Detector.fit(small_config(relearn_after_seconds=7200), rows)
+    assert (d.ticks.spacing_seconds, d.ticks.hold_ticks, d.ticks.relearn_after_ticks) == (300.0, 1, 24)
+    shifted = [((400 + i) * 300.0, {"value": v["value"] * 1.3}) for i, (_, v) in enumerate(normal_rows(200, seed=3))]
+    decisions = [d.step(t, v).decision for t, v in shifted]
+    assert decisions[0] == 1, "a 30 % step alerts on its first row"
+    last_alert = max(i for i, dec in enumerate(decisions) if dec)
+    assert (last_alert + 1) * 300 <= 2 * 7200, "the alarm ends within twice relearn_after_seconds"

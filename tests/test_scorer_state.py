@@ -68,7 +68,8 @@ def test_the_header_names_schema_versions_and_features(detector, tmp_path):
         (lambda b: b + b"x", "corrupt"),
         (lambda b: b"", "not a vigilante scorer state"),
         (lambda b: b"hello\n" + b, "not a vigilante scorer state"),
-        (lambda b: b.replace(b'"schema_version": 1', b'"schema_version": 99', 1), "schema version 99"),
+        (lambda b: b.replace(b'"schema_version": %d' % state_module.SCHEMA_VERSION, b'"schema_version": 99', 1),
+         "schema version 99"),
     ],
     ids=["truncated", "appended", "empty", "foreign", "future-schema"],
 )
@@ -97,8 +98,8 @@ def test_a_configuration_with_other_features_is_refused(detector, tmp_path):
 def test_the_live_configuration_sets_the_decision_knobs(detector, tmp_path):
     path = tmp_path / "state"
     detector.save(path)
-    restored = Detector.load(path, small_config(hold_ticks=4, relearn_after_ticks=10))
-    assert restored.hold.hold_ticks == 4 and restored.config.relearn_after_ticks == 10
+    restored = Detector.load(path, small_config(hold_seconds=60, relearn_after_seconds=150))
+    assert restored.hold.hold_ticks == 4 and restored.ticks.relearn_after_ticks == 10  # of the rows' 15 s
 
 
 def test_a_model_trained_with_other_model_settings_is_not_reused(detector, tmp_path):
@@ -108,4 +109,11 @@ def test_a_model_trained_with_other_model_settings_is_not_reused(detector, tmp_p
     with pytest.raises(StateError, match=r"other settings \(n_trees .* -> 7\).*retrain"):
         Detector.load(path, small_config(n_trees=7))
     # Decision knobs are taken from the new configuration instead.
-    assert Detector.load(path, small_config(hold_ticks=4)).hold.hold_ticks == 4
+    assert Detector.load(path, small_config(hold_seconds=60)).hold.hold_ticks == 4
+
+
+def test_a_model_trained_at_another_interval_is_not_reused(detector, tmp_path):
+    path = tmp_path / "state"
+    detector.save(path)  # trained on rows 15 s apart
+    with pytest.raises(StateError, match=r"trained on rows 15 s apart and the scorer ticks every 5 s"):
+        Detector.load(path, small_config(tick_seconds=5.0))

@@ -114,7 +114,7 @@ def test_a_restarted_scorer_resumes_from_its_state_with_the_same_scores(history,
     server, start, end = history
     t0 = start + 75 * MINUTE
     ticks = [t0 + STEP * (i + 1) for i in range(40)]  # through the scale-in at minute 85
-    first = service_for(server, tmp_path / "first", clock=lambda: t0, save_every_ticks=20)
+    first = service_for(server, tmp_path / "first", clock=lambda: t0, save_every_seconds=20 * STEP)
     (tmp_path / "first").mkdir()
     first.start()
     outcomes = [first.tick(t) for t in ticks[:20]]

@@ -53,7 +53,7 @@ def live(tmp_path, gunicorn_factory):
            "VIGILANTE_SERVICE__QUERIES": '{value: \'synthetic_value{job="synth"}\'}',
            "VIGILANTE_SCORER__TICK_SECONDS": "1",
            "VIGILANTE_SERVICE__BOOTSTRAP_HOURS": "0.1",
-           "VIGILANTE_SERVICE__SAVE_EVERY_TICKS": "5",
+           "VIGILANTE_SERVICE__SAVE_EVERY_SECONDS": "5",
            "VIGILANTE_SERVICE__LISTEN_ADDRESS": "127.0.0.1",
            "VIGILANTE_SCORER__LISTEN_PORT": str(scorer_port),
            "VIGILANTE_SCORER__STATE_PATH": str(tmp_path / "state.json"),

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from vigilante.config import Config, load_config
+from vigilante.scorer.timing import TickScale
 from app_under_test.testing import seeded_app
 from scripts.demo import notification_floor, route_for, seconds
 from scripts.harness import ManagedProcess, wait_until
@@ -101,7 +102,8 @@ def test_the_notification_floor_the_readme_states_is_that_of_the_shipped_setting
     rules = yaml.safe_load((REPO_ROOT / "rules/generated/vigilante-alerts.rules.yml").read_text())
     (rule,) = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "VigilanteAnomalyDetected"]
     floor = notification_floor(shipped.prometheus.scrape_interval_seconds, shipped.prometheus.evaluation_interval_seconds,
-                               shipped.scorer.tick_seconds, shipped.scorer.hold_ticks, seconds(rule.get("for", "0s")),
+                               shipped.scorer.tick_seconds, TickScale.of(shipped.scorer, 15.0).hold_ticks,
+                               seconds(rule.get("for", "0s")),
                                seconds(route.get("group_wait", routing["route"]["group_wait"])))
     readme = (REPO_ROOT / "README.md").read_text()
     stated = f"that is {floor['best_seconds']:g}–{floor['worst_seconds']:g} s"

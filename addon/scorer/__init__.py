@@ -18,11 +18,12 @@ What the numbers mean:
   over the models. Normal traffic sits below 1.
 - ``threshold``: the ``threshold_quantile`` of the training scores, plus
   ``threshold_margin`` (50 % by default). Fixed after training, exported beside the score.
-- ``decision``: 1 once the score has been above the threshold ``hold_ticks`` ticks in a row.
+- ``decision``: 1 once the score has been above the threshold for ``hold_seconds`` (in ticks
+  of the series: its rows' median spacing, see :mod:`vigilante.scorer.timing`).
 
 Learning policy (see :mod:`vigilante.scorer.detector`): a gap or an anomalous tick is not
 learned and the baselines only coast; other ticks are learned, the baselines following
-them by bounded steps. A lasting shift alerts for at most ``relearn_after_ticks`` ticks
+them by bounded steps. A lasting shift alerts for at most ``relearn_after_seconds``
 when its values are steady (twice that otherwise), then becomes the new normal.
 """
 

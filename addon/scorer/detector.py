@@ -5,24 +5,27 @@ One tick goes through the same steps, live or replayed:
 1. each configured feature is transformed (:mod:`.transforms`) and compared with its slow
    baseline (:mod:`.baseline`): ``z = (y - prediction) / noise`` (only ``z > 0`` counts
    for the ``rise_only_features``: fewer errors or a faster response is no incident);
-2. the deviation is seen at several time scales (``context_half_lives_ticks``: the tick
+2. the deviation is seen at several time scales (``context_half_lives_seconds``: the tick
    itself and short exponential averages, of the deviation clipped to ``context_clip``)
    and each is mapped into [0, 1] by limits learned on the training rows, with headroom;
 3. river's Half-Space Trees score it, one model per feature (or one joint model); each
    model's score becomes "times less mass than the rarest training ticks" and the
    maximum over the models is the score;
-4. the decision is 1 once the score has stayed above the threshold for ``hold_ticks``;
+4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``;
 5. the learning policy: a tick with a missing value (a gap) or above the threshold is not
    learned, and the baselines only coast along their trend; the trees learn every other
    tick, and the baselines follow it by bounded steps (``baseline_clip``: a ramp is
-   followed, a jump is not). Once half of the last ``relearn_after_ticks`` ticks were
-   above the threshold and the last values are steady, the baselines are re-set on the
-   new level (after ``relearn_after_ticks`` more ticks, steady or not): a lasting shift
-   alerts for at most ``relearn_after_ticks`` ticks if steady, twice that otherwise.
+   followed, a jump is not). Once the score was above the threshold for half of the last
+   ``relearn_after_seconds`` and the last values are steady, the baselines are re-set on
+   the new level (after ``relearn_after_seconds`` more, steady or not): a lasting shift
+   alerts for at most ``relearn_after_seconds`` if steady, twice that otherwise.
+
+Every window is configured in seconds and counted in ticks of the series at hand: the
+median spacing of the training rows (:mod:`.timing`), 15 s live at the shipped interval.
 
     >>> import math
     >>> from vigilante.config import ScorerConfig
-    >>> cfg = ScorerConfig(features=("value",), relearn_after_ticks=0)
+    >>> cfg = ScorerConfig(features=("value",), relearn_after_seconds=0)
     >>> rows = [(i * 15.0, {"value": 10 + math.sin(i / 40) + 0.1 * ((i * 7919) % 11 - 5)})
     ...         for i in range(600)]
     >>> detector = Detector.fit(cfg, rows)
@@ -51,6 +54,7 @@ from vigilante.config import ScorerConfig
 from vigilante.scorer.baseline import HoltBaseline, alpha_for
 from vigilante.scorer.errors import TrainingError
 from vigilante.scorer.threshold import HoldDecision, calibrate_threshold
+from vigilante.scorer.timing import TickScale, observed_spacing
 from vigilante.scorer.transforms import FeatureTransform, Limits
 
 MIN_TRAIN_ROWS = 60
@@ -90,10 +94,11 @@ class Detector:
     :meth:`load` (see :mod:`vigilante.scorer.state`).
     """
 
-    def __init__(self, config: ScorerConfig):
+    def __init__(self, config: ScorerConfig, spacing_seconds: float | None = None):
         self.config = config
+        self.ticks = TickScale.of(config, spacing_seconds or config.tick_seconds)
         self.features: tuple[str, ...] = tuple(config.features)
-        self.scales: tuple[float, ...] = tuple(config.context_half_lives_ticks)
+        self.scales: tuple[float, ...] = self.ticks.context_half_lives_ticks
         self._alphas = [alpha_for(h) for h in self.scales]
         self.transforms: dict[str, FeatureTransform] = {}
         self.noise: dict[str, float] = {}
@@ -104,8 +109,8 @@ class Detector:
         self.models: list[HalfSpaceTrees] = []
         self.normalizers: list[float] = []
         self.threshold = math.inf
-        self.hold = HoldDecision(config.hold_ticks)
-        self.above_recent: deque = deque(maxlen=max(config.relearn_after_ticks, 1))
+        self.hold = HoldDecision(self.ticks.hold_ticks)
+        self.above_recent: deque = deque(maxlen=max(self.ticks.relearn_after_ticks, 1))
         self.persistent_run = 0
         self.recent: dict[str, deque] = {f: deque(maxlen=STEADY_TICKS) for f in self.features}
         self.last_timestamp = -math.inf
@@ -128,8 +133,9 @@ class Detector:
         is the number of complete training rows unless ``config.window_size`` says
         otherwise, and every model is warmed on all of them.
         """
-        self = cls(config)
         rows = list(rows)
+        # The series' own tick: every window configured in seconds is counted in it.
+        self = cls(config, observed_spacing([t for t, _ in rows], fallback=config.tick_seconds))
         complete = [(t, v) for t, v in rows if not any(_missing(v.get(f)) for f in self.features)]
         if len(complete) < MIN_TRAIN_ROWS:
             raise TrainingError(
@@ -194,9 +200,9 @@ class Detector:
     def _warm_baseline(self, ys: np.ndarray) -> HoltBaseline:
         """A baseline already in step at the first training row: run backwards over the
         first rows, then turn round (the trend changes sign)."""
-        cfg = self.config
-        span = min(len(ys), int(4 * cfg.baseline_half_life_ticks) + 1)
-        b = HoltBaseline.start(float(ys[span - 1]), cfg.baseline_half_life_ticks, cfg.trend_half_life_ticks)
+        t = self.ticks
+        span = min(len(ys), int(4 * t.baseline_half_life_ticks) + 1)
+        b = HoltBaseline.start(float(ys[span - 1]), t.baseline_half_life_ticks, t.trend_half_life_ticks)
         for value in ys[span - 1 :: -1]:
             b.update(float(value))
         b.trend = -b.trend
@@ -285,13 +291,13 @@ class Detector:
     def _maybe_rebaseline(self) -> bool:
         """Accept a lasting shift as the new normal, within a bounded time.
 
-        The shift is "lasting" once at least half of the last ``relearn_after_ticks``
-        ticks were above the threshold (a flapping score counts too); it is accepted as
-        soon as the last ``STEADY_TICKS`` values are steady, and after another
-        ``relearn_after_ticks`` ticks regardless. Baselines are re-set on the recent
+        The shift is "lasting" once at least half of the last ``relearn_after_seconds``
+        (in ticks) were above the threshold (a flapping score counts too); it is accepted
+        as soon as the last ``STEADY_TICKS`` values are steady, and after another
+        ``relearn_after_seconds`` regardless. Baselines are re-set on the recent
         level; the trees are kept, since they model deviations, not levels.
         """
-        k = self.config.relearn_after_ticks
+        k = self.ticks.relearn_after_ticks
         window = self.above_recent
         if k <= 0 or len(window) < k or 2 * sum(window) < k:
             self.persistent_run = 0
@@ -339,7 +345,8 @@ class Detector:
     def replace_config(self, config: ScorerConfig) -> None:
         """Take the decision knobs (hold, relearning) from a newer configuration."""
         self.config = dataclasses.replace(
-            self.config, hold_ticks=config.hold_ticks, relearn_after_ticks=config.relearn_after_ticks
+            self.config, hold_seconds=config.hold_seconds, relearn_after_seconds=config.relearn_after_seconds
         )
-        self.hold.hold_ticks = config.hold_ticks
-        self.above_recent = deque(self.above_recent, maxlen=max(config.relearn_after_ticks, 1))
+        self.ticks = TickScale.of(self.config, self.ticks.spacing_seconds)
+        self.hold.hold_ticks = self.ticks.hold_ticks
+        self.above_recent = deque(self.above_recent, maxlen=max(self.ticks.relearn_after_ticks, 1))

@@ -40,14 +40,15 @@ if TYPE_CHECKING:
     from vigilante.scorer.detector import Detector
 
 FORMAT = "vigilante-scorer-state"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: windows configured in seconds and counted in the training rows' own spacing."""
 
 
-MODEL_SETTINGS = ("model_layout", "n_trees", "tree_height", "window_size", "seed", "context_half_lives_ticks",
-                  "context_clip", "baseline_half_life_ticks", "trend_half_life_ticks", "baseline_clip",
+MODEL_SETTINGS = ("model_layout", "n_trees", "tree_height", "window_size", "seed", "context_half_lives_seconds",
+                  "context_clip", "baseline_half_life_seconds", "trend_half_life_seconds", "baseline_clip",
                   "limit_quantile", "headroom", "threshold_quantile", "threshold_margin", "rise_only_features")
 """Scorer settings baked into a trained model: a saved model made with others is not reused.
-(``hold_ticks`` and ``relearn_after_ticks`` are decision knobs, taken from the configuration.)"""
+(``hold_seconds`` and ``relearn_after_seconds`` are decision knobs, taken from the configuration.)"""
 
 
 def _versions() -> dict[str, str]:
@@ -125,5 +126,10 @@ def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) ->
         if changed:
             raise StateError(f"{path}: the model was trained with other settings ({'; '.join(changed)}): "
                              "retrain with `vigilante train`, or let the scorer bootstrap")
+        spacing = detector.ticks.spacing_seconds
+        if abs(spacing - config.tick_seconds) > 0.01 * config.tick_seconds:
+            raise StateError(f"{path}: the model was trained on rows {spacing:g} s apart and the scorer ticks every "
+                             f"{config.tick_seconds:g} s (scorer.tick_seconds): its windows would be off by "
+                             f"{config.tick_seconds / spacing:.3g}x; retrain at that interval, or let the scorer bootstrap")
         detector.replace_config(config)
     return detector

@@ -52,27 +52,34 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def compress_time(config: Config, tick_seconds: float) -> tuple[Config, str]:
-    """``config`` with ticks of ``tick_seconds`` and every window scaled alike, and a line saying so.
+    """``config`` with ticks of ``tick_seconds`` and every window shortened alike, and a line saying so.
 
-    Windows counted in ticks scale by themselves; the bootstrap history is in hours and is
-    scaled so it still holds the same number of ticks.
+    Every scorer duration (hold, relearning, half-lives, saves) and the bootstrap history
+    shrink by the same factor as the tick, so the model sees the same number of ticks in
+    each window as at the configured interval: minutes of trying instead of hours.
 
     >>> cfg, line = compress_time(Config(), 1)
-    >>> cfg.scorer.tick_seconds, round(cfg.service.bootstrap_hours * 3600)
-    (1.0, 480)
+    >>> cfg.scorer.tick_seconds, cfg.scorer.hold_seconds, round(cfg.service.bootstrap_hours * 3600)
+    (1.0, 2.0, 480)
     >>> print(line)
-    time compressed 15x: tick 1 s; hold 2 ticks = 2 s; relearn after 480 ticks = 480 s; bootstrap 480 ticks = 480 s
+    time compressed 15x: tick 1 s; hold 2 s; relearn after 480 s; baseline half-life 30 s; bootstrap 480 s (480 ticks)
     """
     if not (math.isfinite(tick_seconds) and tick_seconds > 0):
         raise UserError(f"--tick-seconds must be a positive number of seconds, got {tick_seconds:g}")
     factor = config.scorer.tick_seconds / tick_seconds
-    compressed = (config.replace("scorer", tick_seconds=float(tick_seconds))
-                  .replace("service", bootstrap_hours=config.service.bootstrap_hours / factor))
-    s, t = compressed.scorer, float(tick_seconds)
-    ticks = round(compressed.service.bootstrap_hours * 3600 / t)
-    line = (f"time compressed {factor:g}x: tick {t:g} s; hold {s.hold_ticks} ticks = {s.hold_ticks * t:g} s; "
-            f"relearn after {s.relearn_after_ticks} ticks = {s.relearn_after_ticks * t:g} s; "
-            f"bootstrap {ticks} ticks = {ticks * t:g} s")
+    s = config.scorer
+    compressed = (config.replace("scorer", tick_seconds=float(tick_seconds), hold_seconds=s.hold_seconds / factor,
+                                 relearn_after_seconds=s.relearn_after_seconds / factor,
+                                 baseline_half_life_seconds=s.baseline_half_life_seconds / factor,
+                                 trend_half_life_seconds=s.trend_half_life_seconds / factor,
+                                 context_half_lives_seconds=[h / factor for h in s.context_half_lives_seconds])
+                  .replace("service", bootstrap_hours=config.service.bootstrap_hours / factor,
+                           save_every_seconds=config.service.save_every_seconds / factor))
+    c, t = compressed.scorer, float(tick_seconds)
+    bootstrap = compressed.service.bootstrap_hours * 3600
+    line = (f"time compressed {factor:g}x: tick {t:g} s; hold {c.hold_seconds:g} s; relearn after "
+            f"{c.relearn_after_seconds:g} s; baseline half-life {c.baseline_half_life_seconds:g} s; "
+            f"bootstrap {bootstrap:g} s ({round(bootstrap / t)} ticks)")
     return compressed, line
 
 

@@ -80,7 +80,7 @@ class ScorerService:
         self.warm_source = ""
         self.last_attempt = 0.0
         self.prometheus_ok = False
-        self._ticks_since_save = 0
+        self._last_save = -math.inf  # the tick time of the last save
         self.decision = 0
         self._problem = OnceLog()
         self._not_warm = OnceLog()
@@ -129,9 +129,11 @@ class ScorerService:
         self.metrics.last_tick.set(timestamp)
         if result.rebaselined:
             log.info("tick %s: lasting shift accepted as the new normal; baselines re-set", _iso(timestamp))
-        self._ticks_since_save += 1
-        if self._ticks_since_save >= self.config.service.save_every_ticks:
-            self.save()
+        if math.isinf(self._last_save):
+            self._last_save = timestamp  # a model just warmed was saved then
+        elif timestamp - self._last_save >= self.config.service.save_every_seconds:
+            if self.save():
+                self._last_save = timestamp
         return "gap" if result.skipped == "gap" else "scored"
 
     def _log_decision_change(self, result) -> None:
@@ -187,7 +189,6 @@ class ScorerService:
             self.metrics.save_failures.inc()
             log.error("could not save the model state to %s: %s", self.config.scorer.state_path, exc)
             return False
-        self._ticks_since_save = 0
         log.log(level, "model state saved to %s", self.config.scorer.state_path)
         return True
 
