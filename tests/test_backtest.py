@@ -1,6 +1,8 @@
 """The ``vigilante train`` / ``vigilante backtest`` contract (DESIGN.md, "Contracts")."""
 
 import csv
+import math
+import random
 from datetime import datetime, timezone
 
 import pytest
@@ -209,3 +211,33 @@ def test_a_unit_switch_or_an_implausible_time_is_an_error_on_its_own_line(tmp_pa
     # Row 100 is line 102 (the header is line 1): the error names it, not the row after.
     one_line_error(capsys, ["backtest", str(src), "--train-rows", "50", "--out", str(tmp_path / "o"),
                             "--config", config], "in.csv:102:", fragment)
+
+
+def test_a_foreign_series_with_irregular_rows_gaps_repeats_and_flat_stretches_backtests(tmp_path, capsys):
+    # One column named `value`, rows about a minute apart with gaps of up to 50 rows, a
+    # repeated row, a row from the past and a flat stretch: nothing here is our generator's.
+    rng = random.Random(4)
+    lines, t, flat = ["timestamp,value"], 1_700_000_000, set()
+    for i in range(500):
+        t += 60 if rng.random() > 0.05 else 60 * rng.randint(2, 50)
+        value = 7.0 if 300 <= i < 360 else 100 + 10 * math.sin(i / 30) + rng.gauss(0, 1)
+        lines.append(f"{t},{value:.3f}")
+        if value == 7.0:
+            flat.add(str(t))
+        if i == 200:
+            lines.append(lines[-1])
+        if i == 250:
+            lines.append(f"{t - 30},{value:.3f}")
+    src = tmp_path / "foreign.csv"
+    src.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "value.yaml"
+    config.write_text("scorer:\n  features: [value]\n")
+    out = tmp_path / "out.csv"
+    assert main(["backtest", str(src), "--train-rows", "150", "--out", str(out), "--config", str(config)]) == 0
+    assert "skipped 2 rows the clock disagrees with" in capsys.readouterr().err
+    table = read_out(out)
+    assert len(table) - 1 == len(lines) - 1 - 150
+    scores = [float(r[1]) for r in table[1:]]
+    assert all(math.isfinite(s) and s >= 0 for s in scores)
+    alerts = [int(r[3]) for r in table[1:]]
+    assert any(a for a, r in zip(alerts, table[1:]) if r[0] in flat), "a level collapsing to a flat 7 is an incident"

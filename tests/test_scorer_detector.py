@@ -204,3 +204,27 @@ def test_windows_are_seconds_whatever_the_spacing_of_the_rows():
     assert decisions[0] == 1, "a 30 % step alerts on its first row"
     last_alert = max(i for i, dec in enumerate(decisions) if dec)
     assert (last_alert + 1) * 300 <= 2 * 7200, "the alarm ends within twice relearn_after_seconds"
+
+
+def test_a_long_gap_in_the_rows_is_time_passing_not_a_step(trained):
+    cfg, rows = trained
+    d = Detector.fit(small_config(), rows)
+    start = rows[-1][0]
+    # A spike just before a gap of 1,000 rows leaves its trace in the context and the hold run...
+    d.step(start + TICK, {"value": 200.0})
+    assert d.hold.run == 1 and any(abs(c) > 0 for c in d.context["value"])
+    # ...which a normal row after the gap must not inherit.
+    later = normal_rows(1, start=len(rows) + 1001)[0][1]
+    result = d.step(start + 1002 * TICK, later)
+    assert result.decision == 0 and not result.above
+    assert d.hold.run == 0
+
+
+def test_a_short_gap_keeps_the_context(trained):
+    cfg, rows = trained
+    d = Detector.fit(small_config(), rows)
+    start = rows[-1][0]
+    d.step(start + TICK, {"value": 200.0})
+    kept = list(d.context["value"])
+    d.step(start + 3 * TICK, {"value": None})  # one row missing, then a gap tick
+    assert d.context["value"] == kept  # a gap tick updates nothing, and one missing row is no reset

@@ -22,6 +22,10 @@ One tick goes through the same steps, live or replayed:
 
 Every window is configured in seconds and counted in ticks of the series at hand: the
 median spacing of the training rows (:mod:`.timing`), 15 s live at the shipped interval.
+Rows that never came count as ticks: the baselines coast through them, and a gap of more
+than :attr:`Detector.gap_reset_ticks` (four of the longest context half-life, at least
+four) also resets the short-term context, so the first row after it is not scored as a
+step from the last one before.
 
     >>> import math
     >>> from vigilante.config import ScorerConfig
@@ -246,6 +250,8 @@ class Detector:
         """
         if timestamp <= self.last_timestamp:
             raise ValueError(f"timestamp {timestamp} is not after the previous tick ({self.last_timestamp})")
+        if math.isfinite(self.last_timestamp):
+            self._pass_time((timestamp - self.last_timestamp) / self.ticks.spacing_seconds)
         self.last_timestamp = timestamp
         self.ticks_seen += 1
         y = {f: self.transforms[f].apply(float(values[f])) for f in self.features if not _missing(values.get(f))}
@@ -278,6 +284,32 @@ class Detector:
         if explain or (explain is None and above):
             attribution = self._attribute(u, score)
         return StepResult(float(timestamp), score, self.threshold, decision, skipped is None, skipped, rebaselined, attribution)
+
+    def _pass_time(self, elapsed_ticks: float) -> None:
+        """Rows that never came (a gap in the file, a stalled scorer) are ticks all the same.
+
+        The baselines coast through each missing tick, as through a gap tick, for at most a
+        baseline half-life (by then the trend has faded). A gap longer than
+        :attr:`gap_reset_ticks` ends the short-term context: the averaged deviations, the run
+        of ticks above the threshold and the recent values are from before it, and carrying
+        them over would score the first row after the gap as a step from the last one before.
+        """
+        missing = int(round(elapsed_ticks)) - 1
+        if missing <= 0:
+            return
+        for b in self.baselines.values():
+            for _ in range(min(missing, int(self.ticks.baseline_half_life_ticks) + 1)):
+                b.coast()
+        if missing >= self.gap_reset_ticks:
+            for f in self.features:
+                self.context[f] = [0.0] * len(self.scales)
+                self.recent[f].clear()
+            self.hold.reset()
+
+    @property
+    def gap_reset_ticks(self) -> int:
+        """Missing ticks that end the short-term context: four of its longest half-life, at least four."""
+        return max(4, math.ceil(4 * max(self.scales, default=0.0)))
 
     def _follow(self, y: Mapping[str, float]) -> None:
         """Move the baselines towards this tick, each by a bounded step (robust Holt)."""

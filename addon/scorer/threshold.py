@@ -35,3 +35,7 @@ class HoldDecision:
     def update(self, above: bool) -> int:
         self.run = self.run + 1 if above else 0
         return int(self.run >= self.hold_ticks)
+
+    def reset(self) -> None:
+        """Start counting again (after a long gap: the run before it is not this one)."""
+        self.run = 0
