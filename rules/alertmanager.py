@@ -69,9 +69,12 @@ def alertmanager_config(config: Config) -> dict:
                             # The scorer's decision has already held for hold_seconds: waiting
                             # another 30 s would put onset-to-notification past a minute at
                             # 15 s ticks (hold 15 s + group_wait + scrape/eval delays).
+                            # A minute between updates of the group, not five: the end of an
+                            # anomaly (its resolved notification) is news as much as its start.
                             "matchers": ['alertname="VigilanteAnomalyDetected"'],
                             "receiver": names["ticket"],
                             "group_wait": "10s",
+                            "group_interval": "1m",
                         },
                         {"matchers": ['severity=~"warning|info"'], "receiver": names["ticket"]},
                     ],

@@ -3,7 +3,9 @@
 Phases: stack up -> warm-up (traffic starts; the 1-minute rates fill) -> training (steady
 traffic the scorer will learn from) -> the scorer starts and warms from that window of
 Prometheus history -> steady (scored: must not alert) -> spike with errors (until the
-anomaly notification reaches the webhook) -> slowdown -> recovery -> stack down.
+anomaly notification reaches the webhook) -> recovery (until the resolved notification) ->
+slowdown alone -> recovery (until its resolved notification) -> stack down. Each incident's
+figures, resolution included, are in ``summary.json`` under ``incidents``.
 
 Time is compressed so the model can train within the demo (it needs
 ``MIN_TRAIN_ROWS`` ticks: 15 minutes at the shipped 15 s): scrape, rule evaluation and
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -60,15 +63,17 @@ class DemoPlan:
     """The spike lasts at least this long, and until the notification (or the deadline)."""
     slowdown_seconds: float = 45.0
     slowdown_latency_seconds: float = 0.25
-    recovery_seconds: float = 75.0
-    """Longer than the 1-minute rate windows, so the rates are back to normal by its end."""
+    recovery_seconds: float = 180.0
+    """After each incident, steady traffic until the anomaly alert's resolved notification arrives, at most
+    this long: the 1-minute rates settle, the decision drops, the alert resolves and the anomaly route's
+    group_interval (1 minute) sends the resolution."""
     route_overrides: tuple[tuple[str, str], ...] = ()
     """Alertmanager root-route changes (tests only; the demo keeps the example routing)."""
 
     @property
     def total_bound_seconds(self) -> float:
         return (self.warmup_seconds + self.training_seconds + self.steady_seconds + self.notification_deadline_seconds
-                + self.slowdown_seconds + self.recovery_seconds + 180)
+                + self.slowdown_seconds + 2 * self.recovery_seconds + 180)
 
 
 QUICK_PLAN = DemoPlan(interval_seconds=1.0, warmup_seconds=62.0, training_seconds=66.0, steady_seconds=20.0,
@@ -176,14 +181,25 @@ class Demo:
         self.phase("steady", p.steady_seconds, p.steady_users, None, "scored steady traffic: must not alert",
                    steady=True)
         self.spike()
+        self.recover("recovery after the spike")
         if p.slowdown_seconds:
             self.phase("slowdown", p.slowdown_seconds, p.steady_users,
                        {"added_latency_seconds": p.slowdown_latency_seconds},
                        f"every request {p.slowdown_latency_seconds * 1000:.0f} ms slower, same traffic",
                        watch=self.slowdown)
-        if p.recovery_seconds:
-            self.phase("recovery", p.recovery_seconds, p.steady_users, None, "faults cleared, steady traffic")
+            self.recover("recovery after the slowdown")
         write_control(self.control, 0, stop=True)
+
+    def recover(self, name: str) -> None:
+        """Steady traffic after an incident until the anomaly alert's resolved notification (or the deadline)."""
+        if not self.plan.recovery_seconds:
+            return
+        cleared = self.phases[-1]["end"]
+        self.phase(name, self.plan.recovery_seconds, self.plan.steady_users, None,
+                   "faults cleared, steady traffic, until the anomaly alert's resolved notification",
+                   until=lambda: self.resolved_notification(cleared, math.inf) is not None)
+        resolved = self.resolved_notification(cleared, math.inf)
+        self.say(f"   resolved notification {'received ' + format(resolved - cleared, '.1f') + ' s after the faults cleared' if resolved else 'not received in time'}")
 
     def phase(self, name: str, duration: float, users: int, fault: dict[str, float] | None, what: str,
               steady: bool = False, watch: dict[str, Any] | None = None,
@@ -255,7 +271,7 @@ class Demo:
                     watch["alert_firing"] = _parse_time(alert["activeAt"])
                     self.say(f"   alert {ANOMALY_ALERT} firing in Prometheus, "
                              f"{watch['alert_firing'] - onset:.1f} s after onset")
-        if watch is self.incident and "notification" not in watch:
+        if "notification" not in watch:
             for item in self.stack.webhook.snapshot():
                 body = item["body"] if isinstance(item["body"], dict) else {}
                 # Only an alert that started after the onset is this incident's notification.
@@ -266,6 +282,48 @@ class Demo:
                     watch["notification"] = item["received_at"]
                     self.say(f"   notification received at the webhook, {item['received_at'] - onset:.1f} s after onset")
                     break
+
+    def resolved_notification(self, after: float, before: float) -> float | None:
+        """When the webhook first received the anomaly alert resolved, in ``[after, before)``."""
+        for item in self.stack.webhook.snapshot():
+            body = item["body"] if isinstance(item["body"], dict) else {}
+            if after <= item["received_at"] < before and any(
+                    a["labels"].get("alertname") == ANOMALY_ALERT and a["status"] == "resolved"
+                    for a in body.get("alerts", [])):
+                return item["received_at"]
+        return None
+
+    def steady_max_score_ratio(self) -> float | None:
+        """The highest score / threshold over the scored steady phases (the goal is at most 0.7)."""
+        job = self.stack.config.scorer.job
+        ratio = f'{metric_names.SCORE}{{job="{job}"}} / {metric_names.THRESHOLD}{{job="{job}"}}'
+        highest = None
+        for phase in (p for p in self.phases if p["name"] == "steady"):
+            for series in self.stack.prometheus.query_range(ratio, phase["start"], phase["end"], self.plan.interval_seconds):
+                values = [float(v) for _, v in series["values"] if v.lower() not in ("nan", "+inf", "-inf")]
+                if values:
+                    highest = max(values) if highest is None else max(highest, max(values))
+        return None if highest is None else round(highest, 3)
+
+    def incident_figures(self, name: str, watch: dict[str, Any], next_onset: float) -> dict[str, Any]:
+        """One incident of the demo: when it was seen, alerted, notified, and resolved once its fault cleared."""
+        phase = next((p for p in self.phases if p["name"] == name), None)
+        if phase is None:
+            return {"name": name, "detected": False}
+        onset, end = phase["start"], phase["end"]
+        first = self.first_above_threshold(onset, end)
+        resolved = self.resolved_notification(end, next_onset)
+        return {
+            "name": name, "detected": "notification" in watch, "onset": onset, "end": end,
+            "fault": phase["fault"],
+            "first_score_above_threshold": first, "alert_firing": watch.get("alert_firing"),
+            "notification_received": watch.get("notification"), "resolved_notification_received": resolved,
+            "seconds_to_first_score_above_threshold": _delta(first, onset),
+            "seconds_to_alert_firing": _delta(watch.get("alert_firing"), onset),
+            "seconds_to_notification": _delta(watch.get("notification"), onset),
+            # Counted from the incident's end: when its fault was cleared.
+            "seconds_to_resolved_notification": _delta(resolved, end),
+        }
 
     def first_above_threshold(self, start: float, end: float) -> float | None:
         """The first scraped score above the threshold in ``[start, end]`` (resolution: one interval)."""
@@ -283,10 +341,9 @@ class Demo:
         flags = [float(v) for _, v in result[0]["values"]] if result else []
         first = self.first_above_threshold(phase["start"], phase["end"])
         already = bool(flags and flags[0] == 1)
-        return {"onset": phase["start"], "score_above_threshold_at_onset": already,
+        return {"score_above_threshold_at_onset": already,
                 "seconds_to_first_score_above_threshold": None if already else _delta(first, phase["start"]),
-                "share_of_ticks_above_threshold": round(sum(flags) / len(flags), 3) if flags else None,
-                "seconds_to_alert_firing": _delta(self.slowdown.get("alert_firing"), phase["start"])}
+                "share_of_ticks_above_threshold": round(sum(flags) / len(flags), 3) if flags else None}
 
     def check_steady(self, record: dict[str, Any]) -> None:
         job = self.stack.config.scorer.job
@@ -356,23 +413,12 @@ class Demo:
         route = route_for(routing["route"], {**rule["labels"], "alertname": ANOMALY_ALERT})
         alert_for = seconds(rule.get("for", "0s"))
         group_wait = seconds(route["group_wait"])
-        onset = self.incident.get("onset")
-        incident = {"onset": onset}
-        if onset:
-            spike = next(p for p in self.phases if p["name"] == "spike with errors")
-            first = self.first_above_threshold(onset, spike["end"] + 30)
-            incident.update({
-                "first_score_above_threshold": first,
-                "alert_firing": self.incident.get("alert_firing"),
-                "notification_received": self.incident.get("notification"),
-                "seconds_to_first_score_above_threshold": _delta(first, onset),
-                "seconds_to_alert_firing": _delta(self.incident.get("alert_firing"), onset),
-                "seconds_to_notification": _delta(self.incident.get("notification"), onset),
-            })
-        slowdown = {}
-        if any(p["name"] == "slowdown" for p in self.phases):
-            phase = next(p for p in self.phases if p["name"] == "slowdown")
-            slowdown = self.slowdown_figures(phase)
+        slowdown_phase = next((p for p in self.phases if p["name"] == "slowdown"), None)
+        incidents = [self.incident_figures("spike with errors", self.incident,
+                                           slowdown_phase["start"] if slowdown_phase else math.inf)]
+        if slowdown_phase:
+            incidents.append({**self.incident_figures("slowdown", self.slowdown, math.inf),
+                              **self.slowdown_figures(slowdown_phase)})
         used = {"scrape_interval_seconds": config.prometheus.scrape_interval_seconds,
                 "evaluation_interval_seconds": config.prometheus.evaluation_interval_seconds,
                 "tick_seconds": config.scorer.tick_seconds}
@@ -393,8 +439,8 @@ class Demo:
             "incident_detected": self.notified(),
             "false_alerts_in_steady_phases": self.false_alerts,
             "phases": [{**p, "seconds": round(p["end"] - p["start"], 1)} for p in self.phases],
-            "incident": incident,
-            "slowdown": slowdown,
+            "incidents": incidents,
+            "steady_max_score_ratio": self.steady_max_score_ratio(),
             "threshold": self.threshold,
             "settings": {
                 "intervals_used": used,
@@ -479,27 +525,26 @@ def run_demo(plan: DemoPlan, outdir: Path, workdir: Path, say: Callable[[str], N
 
 def print_figures(summary: dict[str, Any], outdir: Path, say: Callable[[str], None]) -> None:
     s = summary["settings"]
-    i = summary["incident"]
     floors = summary["notification_floor_seconds"]
-    say("\nFigures (spike with errors):")
+    say("\nFigures:")
     say(f"  intervals: scrape {s['intervals_used']['scrape_interval_seconds']:g} s, evaluation "
         f"{s['intervals_used']['evaluation_interval_seconds']:g} s, tick {s['intervals_used']['tick_seconds']:g} s "
         f"(shipped 15 s); hold {s['hold_seconds']:g} s, alert for {s['alert_for_seconds']:g} s, "
         f"group_wait {s['alertmanager_route'].get('group_wait')}")
-    for label, key in (("first score above threshold", "seconds_to_first_score_above_threshold"),
-                       ("alert firing in Prometheus", "seconds_to_alert_firing"),
-                       ("notification received", "seconds_to_notification")):
-        value = i.get(key)
-        say(f"  onset -> {label:<28} {'-' if value is None else f'{value:.1f} s'}")
+    for incident in summary["incidents"]:
+        say(f"  {incident['name']}: {'notified' if incident['detected'] else 'NOT notified'}")
+        for label, key in (("first score above threshold", "seconds_to_first_score_above_threshold"),
+                           ("alert firing in Prometheus", "seconds_to_alert_firing"),
+                           ("notification received", "seconds_to_notification")):
+            value = incident.get(key)
+            say(f"    onset -> {label:<28} {'-' if value is None else f'{value:.1f} s'}")
+        resolved = incident.get("seconds_to_resolved_notification")
+        say(f"    end   -> {'resolved notification':<28} {'-' if resolved is None else f'{resolved:.1f} s'}")
     say(f"  settings floor, onset -> notification: {floors['used']['best_seconds']:.0f}-"
         f"{floors['used']['worst_seconds']:.0f} s here; {floors['shipped_15s']['best_seconds']:.0f}-"
         f"{floors['shipped_15s']['worst_seconds']:.0f} s at the shipped 15 s intervals (plus the rates' own delay)")
-    if summary.get("slowdown"):
-        sd = summary["slowdown"]
-        say(f"  slowdown: score above threshold on {sd.get('share_of_ticks_above_threshold')} of its ticks "
-            f"(already above at its onset: {sd.get('score_above_threshold_at_onset')}; first above after "
-            f"{sd.get('seconds_to_first_score_above_threshold')} s)")
-    say(f"  false alerts in steady phases: {len(summary['false_alerts_in_steady_phases'])}")
+    say(f"  steady phases: highest score / threshold {summary['steady_max_score_ratio']}; false alerts "
+        f"{len(summary['false_alerts_in_steady_phases'])}")
     say(f"  wall time {summary['wall_time_seconds'] / 60:.1f} min")
     say(f"\nWrote {outdir / 'report.png'}, {outdir / 'summary.json'}, {outdir / 'notifications.json'}")
 

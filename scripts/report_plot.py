@@ -68,11 +68,15 @@ def plot_report(series: dict[str, list[list[float]]], summary: dict[str, Any], p
         axes[3].axvspan((alert["start"] - t0) / 60, (alert["end"] - t0) / 60, color="red", alpha=0.25,
                         label=f"{ANOMALY_ALERT} firing" if alert_label else None)
         alert_label = False
-    incident = summary.get("incident", {})
-    if incident.get("notification_received"):
-        for ax in axes:
-            ax.axvline((incident["notification_received"] - t0) / 60, color="red", linewidth=1.2, linestyle=":",
-                       label="notification received" if ax is axes[3] else None)
+    marks = {"notification_received": ("red", "notification"), "resolved_notification_received": ("green", "resolved")}
+    labelled = set()
+    for incident in summary.get("incidents", []):
+        for key, (color, what) in marks.items():
+            if incident.get(key):
+                for ax in axes:
+                    label = f"{what} notification received" if ax is axes[3] and key not in labelled else None
+                    ax.axvline((incident[key] - t0) / 60, color=color, linewidth=1.2, linestyle=":", label=label)
+                labelled.add(key)
     top = axes[0]
     for phase in phases:
         if phase["name"] == "scorer start":
@@ -88,8 +92,9 @@ def plot_report(series: dict[str, list[list[float]]], summary: dict[str, Any], p
             ax.legend(loc="center left", fontsize=8)
     axes[3].set_xlabel("minutes since the demo started")
     settings = summary.get("settings", {}).get("intervals_used", {})
-    figures = incident.get("seconds_to_notification")
-    fig.suptitle(f"Vigilante demo: onset -> notification {figures if figures is not None else '-'} s "
+    figures = ", ".join(f"{i['name']} {i['seconds_to_notification'] if i.get('seconds_to_notification') is not None else '-'} s"
+                        for i in summary.get("incidents", []))
+    fig.suptitle(f"Vigilante demo: onset -> notification: {figures or '-'} "
                  f"(scrape/eval/tick {settings.get('scrape_interval_seconds', '?'):g} s)", fontsize=12)
     fig.savefig(path, dpi=110)
     plt.close(fig)

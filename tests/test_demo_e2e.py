@@ -40,7 +40,9 @@ def test_steady_traffic_stays_quiet_the_spike_is_notified_and_nothing_is_left_ru
     transcript = "\n".join(lines)
     assert summary["false_alerts_in_steady_phases"] == [], transcript
     assert summary["incident_detected"], transcript
-    incident = summary["incident"]
+    (incident,) = summary["incidents"]  # the condensed plan has no slowdown
+    assert incident["name"] == "spike with errors" and incident["detected"]
+    assert summary["steady_max_score_ratio"] is not None
     assert 0 < incident["seconds_to_notification"] <= plan.notification_deadline_seconds
     # The pipeline's order: score, then the alert in Prometheus, then the notification.
     assert incident["seconds_to_first_score_above_threshold"] <= incident["seconds_to_alert_firing"]

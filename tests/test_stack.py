@@ -200,7 +200,8 @@ def test_the_report_is_drawn_from_series_and_summary(tmp_path):
     summary = {"phases": [{"name": "steady", "start": t0, "end": t0 + 60, "fault": {}},
                           {"name": "spike with errors", "start": t0 + 60, "end": t0 + 120, "fault": {"error_ratio": 0.05}}],
                "alerts_firing": [{"alertname": "VigilanteAnomalyDetected", "start": t0 + 80, "end": t0 + 120}],
-               "incident": {"notification_received": t0 + 100, "seconds_to_notification": 40.0},
+               "incidents": [{"name": "spike with errors", "notification_received": t0 + 100,
+                              "seconds_to_notification": 40.0, "resolved_notification_received": t0 + 115}],
                "settings": {"intervals_used": {"scrape_interval_seconds": 2.0}}}
     out = tmp_path / "report.png"
     # The plot reads the summary as the demo writes it to summary.json (lists, not tuples).
