@@ -359,9 +359,11 @@ class Demo:
             self.say(f"   steady phase '{record['name']}': no alert, as expected")
 
     def alert_intervals(self, start: float, end: float) -> list[dict[str, Any]]:
-        result = self.stack.prometheus.query_range('ALERTS{alertstate="firing"}', start, end, self.plan.interval_seconds)
-        return [{"alertname": s["metric"]["alertname"], "start": float(s["values"][0][0]),
-                 "end": float(s["values"][-1][0])} for s in result]
+        """Each firing stretch of each alert: one series can fire, resolve and fire again."""
+        step = self.plan.interval_seconds
+        result = self.stack.prometheus.query_range('ALERTS{alertstate="firing"}', start, end, step)
+        return [{"alertname": series["metric"]["alertname"], "start": first, "end": last}
+                for series in result for first, last in stretches([float(t) for t, _ in series["values"]], step)]
 
     # progress ----------------------------------------------------------------------------
 
@@ -461,6 +463,21 @@ class Demo:
             },
             "notification_floor_seconds": floors,
         }
+
+
+def stretches(times: list[float], step: float) -> list[tuple[float, float]]:
+    """(first, last) of each run of ``times`` without a hole longer than one and a half steps.
+
+    >>> stretches([10, 12, 14, 30, 32], 2)
+    [(10, 14), (30, 32)]
+    """
+    out = []
+    for t in times:
+        if out and t - out[-1][1] <= 1.5 * step:
+            out[-1] = (out[-1][0], t)
+        else:
+            out.append((t, t))
+    return out
 
 
 def _delta(t: float | None, onset: float) -> float | None:

@@ -68,13 +68,14 @@ def plot_report(series: dict[str, list[list[float]]], summary: dict[str, Any], p
         axes[3].axvspan((alert["start"] - t0) / 60, (alert["end"] - t0) / 60, color="red", alpha=0.25,
                         label=f"{ANOMALY_ALERT} firing" if alert_label else None)
         alert_label = False
-    marks = {"notification_received": ("red", "notification"), "resolved_notification_received": ("green", "resolved")}
+    marks = {"notification_received": ("red", "notification"),
+             "resolved_notification_received": ("green", "resolved notification")}
     labelled = set()
     for incident in summary.get("incidents", []):
         for key, (color, what) in marks.items():
             if incident.get(key):
                 for ax in axes:
-                    label = f"{what} notification received" if ax is axes[3] and key not in labelled else None
+                    label = f"{what} received" if ax is axes[3] and key not in labelled else None
                     ax.axvline((incident[key] - t0) / 60, color=color, linewidth=1.2, linestyle=":", label=label)
                 labelled.add(key)
     top = axes[0]
