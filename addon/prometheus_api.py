@@ -80,10 +80,7 @@ class PrometheusAPI:
     def query(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
         """Instant query; returns the ``result`` list (vector, or matrix for a range selector such as
         ``x[5m]``) or a one-item list (scalar)."""
-        params: dict[str, Any] = {"query": expr}
-        if time is not None:
-            params["time"] = time
-        data = self._get("/api/v1/query", params)
+        data = self._instant(expr, time)
         kind = data.get("resultType")
         if kind in ("scalar", "string"):
             _check_sample(data.get("result"), kind == "scalar", expr)
@@ -94,13 +91,16 @@ class PrometheusAPI:
 
     def vector(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
         """Instant query that must answer an instant vector: each series has one ``value``."""
-        params: dict[str, Any] = {"query": expr}
-        if time is not None:
-            params["time"] = time
-        data = self._get("/api/v1/query", params)
+        data = self._instant(expr, time)
         if data.get("resultType") != "vector":
             raise MalformedAnswer(f"{self.url}: expected a vector from {expr!r}, got resultType {data.get('resultType')!r}")
         return _checked_series(data.get("result"), "value", expr)
+
+    def _instant(self, expr: str, time: float | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"query": expr}
+        if time is not None:
+            params["time"] = time
+        return self._get("/api/v1/query", params)
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
         """Range query; returns the matrix ``result`` list."""
