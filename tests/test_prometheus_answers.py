@@ -61,6 +61,7 @@ prometheus:
 scorer:
   features: [value]
   tick_seconds: 1
+  hold_seconds: 2  # compressed time: two ticks, as the shipped 30 s are two 15 s ticks
   n_trees: 8
   relearn_after_seconds: 0
   state_path: {state}

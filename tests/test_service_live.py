@@ -52,6 +52,8 @@ def live(tmp_path, gunicorn_factory):
            "VIGILANTE_SCORER__FEATURES": "[value]",
            "VIGILANTE_SERVICE__QUERIES": '{value: \'synthetic_value{job="synth"}\'}',
            "VIGILANTE_SCORER__TICK_SECONDS": "1",
+           # Compressed time: the shipped hold is two ticks (30 s at 15 s); here two 1 s ticks.
+           "VIGILANTE_SCORER__HOLD_SECONDS": "2",
            "VIGILANTE_SERVICE__BOOTSTRAP_HOURS": "0.1",
            "VIGILANTE_SERVICE__SAVE_EVERY_SECONDS": "5",
            "VIGILANTE_SERVICE__LISTEN_ADDRESS": "127.0.0.1",
