@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from vigilante.rules import render
 from vigilante.service.metrics import TICK_RESULTS
 from scripts.harness import ManagedProcess, PrometheusServer, free_port, static_scrape_config
 from tests.grafana_queries import alert_queries, by_label, context, panel_queries, single
+from tests.scorer_process import one_feature_config, train
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +36,6 @@ SCRAPE = 1.0
 QUERIES = panel_queries(CONFIG)
 SCORER_VARIABLES = {"namespace": CONFIG.kubernetes.namespace, "job": CONFIG.scorer.job}
 APP_VARIABLES = {"namespace": CONFIG.app.namespace, "job": CONFIG.app.job}
-SCORER_CONFIG = """\
-prometheus:
-  url: {url}
-scorer:
-  features: [value]
-  tick_seconds: 1
-  hold_seconds: 2  # compressed time: two ticks, as the shipped 30 s are two 15 s ticks
-  n_trees: 8
-  state_path: {state}
-service:
-  queries:
-    value: synthetic_value{{job="source"}}
-"""
-
-
 class Source:
     """One gauge, ``synthetic_value``, around 100 until ``jump`` is set."""
 
@@ -91,15 +76,9 @@ def live(tmp_path_factory):
     scorer = None
     try:
         prometheus.start()
-        config = tmp / "scorer.yaml"
-        config.write_text(SCORER_CONFIG.format(url=prometheus.url, state=tmp / "state"))
-        rng = random.Random(1)
-        (tmp / "train.csv").write_text("timestamp,value\n" + "".join(
-            f"{1_700_000_000 + i},{100 * (1 + rng.gauss(0, 0.02))}\n" for i in range(400)))
-        trained = subprocess.run([sys.executable, "-m", "vigilante.cli", "train", str(tmp / "train.csv"),
-                                  "--out", str(tmp / "state"), "--config", str(config)],
-                                 capture_output=True, text=True, timeout=120)
-        assert trained.returncode == 0, trained.stderr
+        config = one_feature_config(tmp / "scorer.yaml", prometheus.url, tmp / "state",
+                                    query='synthetic_value{job="source"}')
+        train(config, tmp / "state")
         scorer = ManagedProcess("vigilante serve", [sys.executable, "-m", "vigilante.cli", "serve", "--config",
                                                     str(config), "--port", str(scorer_port)], tmp / "scorer.log").start()
         prometheus.targets_up(2, timeout=60)

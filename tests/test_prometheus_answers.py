@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-import subprocess
 import sys
 
 import pytest
@@ -19,6 +18,7 @@ from vigilante.feature_source import FeatureSource
 from vigilante.prometheus_api import MalformedAnswer, PrometheusAPI
 from scripts.harness.process import ManagedProcess, free_port
 from tests.fixtures.fake_prometheus import FakePrometheus, vector
+from tests.scorer_process import one_feature_config, train
 
 MALFORMED = {
     "a list": [],
@@ -55,22 +55,6 @@ def test_a_well_formed_answer_reads(tmp_path):
     assert row.values == {"value": 3.5}
 
 
-CONFIG = """\
-prometheus:
-  url: {url}
-scorer:
-  features: [value]
-  tick_seconds: 1
-  hold_seconds: 2  # compressed time: two ticks, as the shipped 30 s are two 15 s ticks
-  n_trees: 8
-  relearn_after_seconds: 0
-  state_path: {state}
-service:
-  queries:
-    value: vector(1)
-"""
-
-
 class Script:
     """What the fake answers, switched by the test: ``good`` values, an ``anomaly``, or a malformed shape."""
 
@@ -86,8 +70,7 @@ class Script:
 
 
 def serve(tmp_path, url, state):
-    config = tmp_path / "vigilante.yaml"
-    config.write_text(CONFIG.format(url=url, state=state))
+    config = one_feature_config(tmp_path / "vigilante.yaml", url, state, scorer={"relearn_after_seconds": 0})
     port = free_port()
     process = ManagedProcess("scorer", [sys.executable, "-m", "vigilante.cli", "serve", "--config", str(config),
                                         "--port", str(port)], tmp_path / "scorer.log").start()
@@ -115,15 +98,9 @@ def readyz(base):
 
 @pytest.mark.slow
 def test_a_running_scorer_drops_its_decision_and_readiness_on_malformed_answers(tmp_path):
-    config = tmp_path / "train.yaml"
-    config.write_text(CONFIG.format(url="http://127.0.0.1:1", state=tmp_path / "state"))
-    rng = random.Random(1)
-    (tmp_path / "train.csv").write_text("timestamp,value\n" + "".join(
-        f"{1_700_000_000 + i},{100 * (1 + rng.gauss(0, 0.02))}\n" for i in range(400)))
-    trained = subprocess.run([sys.executable, "-m", "vigilante.cli", "train", str(tmp_path / "train.csv"),
-                              "--out", str(tmp_path / "state"), "--config", str(config)],
-                             capture_output=True, text=True, timeout=120)
-    assert trained.returncode == 0, trained.stderr
+    config = one_feature_config(tmp_path / "train.yaml", "http://127.0.0.1:1", tmp_path / "state",
+                                scorer={"relearn_after_seconds": 0})
+    train(config, tmp_path / "state")
     script = Script()
     with FakePrometheus(script) as fake:
         scorer, base = serve(tmp_path, fake.url, tmp_path / "state")

@@ -27,30 +27,7 @@ from vigilante.service.metrics import ScorerMetrics
 from scripts.harness.process import ManagedProcess, free_port, wait_until
 from tests.fixtures.fake_prometheus import FakePrometheus, vector
 from tests.scorer_data import normal_rows, small_config
-
-CONFIG = """\
-prometheus:
-  url: {url}
-scorer:
-  features: [value]
-  tick_seconds: 1
-  hold_seconds: 2  # compressed time: two ticks, as the shipped 30 s are two 15 s ticks
-  n_trees: 8
-  relearn_after_seconds: 0
-  state_path: {state}
-service:
-  queries:
-    value: vector(1)
-  training_csv: {csv}
-"""
-
-
-def training_csv(path, rows=400):
-    rng = random.Random(1)
-    path.write_text("timestamp,value\n" + "".join(
-        f"{1_700_000_000 + i},{100 * (1 + rng.gauss(0, 0.02))}\n" for i in range(rows)))
-    return path
-
+from tests.scorer_process import one_feature_config, training_csv
 
 class Answers:
     """Steady values by default; ``error`` makes every query a Prometheus query error."""
@@ -68,8 +45,9 @@ class Answers:
 
 
 def serve(tmp_path, url):
-    config = tmp_path / "vigilante.yaml"
-    config.write_text(CONFIG.format(url=url, state=tmp_path / "state", csv=training_csv(tmp_path / "train.csv")))
+    config = one_feature_config(tmp_path / "vigilante.yaml", url, tmp_path / "state",
+                                scorer={"relearn_after_seconds": 0},
+                                service={"training_csv": str(training_csv(tmp_path / "train.csv"))})
     port = free_port()
     process = ManagedProcess("scorer", [sys.executable, "-m", "vigilante.cli", "serve", "--config", str(config),
                                         "--port", str(port)], tmp_path / "scorer.log").start()
