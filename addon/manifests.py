@@ -36,7 +36,8 @@ from vigilante import __version__
 from vigilante.config import Config, ConfigError
 from vigilante.generate import Target
 from vigilante.scrape_config import (KUBE_STATE_METRICS_POD_SELECTOR, KUBE_STATE_METRICS_PORT, SCORER_METRICS_PORT,
-                                 SCORER_POD_SELECTOR, kubernetes_scrape_configs, prometheus_config)
+                                     SCORER_POD_SELECTOR, kubernetes_scrape_configs, prometheus_config,
+                                     prometheus_duration)
 
 SOURCE = "addon/manifests.py"
 LOOPBACK_ADDRESSES = ("127.0.0.1", "localhost", "::1")
@@ -440,20 +441,22 @@ def service_monitors(config: Config) -> list[dict[str, Any]]:
     series as with the standalone Prometheus; the operator adds ``namespace`` and ``pod``.
     """
     k = config.kubernetes
-    interval = f"{config.prometheus.scrape_interval_seconds:g}s"
 
-    def monitor(name: str, job: str, namespace: str, selector: dict[str, str], port: str) -> dict[str, Any]:
+    def monitor(name: str, job: str, namespace: str, selector: dict[str, str], port: str,
+                interval: float) -> dict[str, Any]:
         return {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
                 "metadata": {"name": name, "namespace": k.namespace,
                              "labels": {**version_labels(), "release": k.release}},
                 "spec": {"selector": {"matchLabels": selector}, "namespaceSelector": {"matchNames": [namespace]},
-                         "endpoints": [{"port": port, "path": "/metrics", "interval": interval,
+                         "endpoints": [{"port": port, "path": "/metrics", "interval": prometheus_duration(interval),
+                                        "scrapeTimeout": prometheus_duration(min(interval, 10.0)),
                                         "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": job}]}]}}
 
     return [
         monitor(object_name(config.app.job), config.app.job, config.app.namespace, selector_of(k.app_pod_selector),
-                k.app_metrics_port),
-        monitor(object_name(config.scorer.job), config.scorer.job, k.namespace, SCORER_LABELS, SCORER_METRICS_PORT),
+                k.app_metrics_port, config.prometheus.scrape_interval_seconds),
+        monitor(object_name(config.scorer.job), config.scorer.job, k.namespace, SCORER_LABELS, SCORER_METRICS_PORT,
+                config.prometheus.scorer_interval_seconds),
     ]
 
 

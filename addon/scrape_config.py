@@ -41,8 +41,8 @@ def prometheus_config(config: Config, scrape_configs: Sequence[dict[str, Any]], 
     """A whole ``prometheus.yml``: intervals from the configuration, the given jobs and rule files."""
     document: dict[str, Any] = {
         "global": {
-            "scrape_interval": _duration(config.prometheus.scrape_interval_seconds),
-            "evaluation_interval": _duration(config.prometheus.evaluation_interval_seconds),
+            "scrape_interval": prometheus_duration(config.prometheus.scrape_interval_seconds),
+            "evaluation_interval": prometheus_duration(config.prometheus.evaluation_interval_seconds),
         },
         "rule_files": [str(path) for path in rule_files],
         "scrape_configs": list(scrape_configs),
@@ -57,7 +57,8 @@ def kubernetes_scrape_configs(config: Config) -> list[dict[str, Any]]:
     return [
         _pod_job(config.app.job, config.app.namespace, config.kubernetes.app_pod_selector,
                  config.kubernetes.app_metrics_port),
-        _pod_job(config.scorer.job, config.kubernetes.namespace, SCORER_POD_SELECTOR, SCORER_METRICS_PORT),
+        {**_pod_job(config.scorer.job, config.kubernetes.namespace, SCORER_POD_SELECTOR, SCORER_METRICS_PORT),
+         **scorer_scrape_interval(config)},
         _cadvisor_job(),
         {
             **_pod_job("kube-state-metrics", config.kubernetes.namespace, KUBE_STATE_METRICS_POD_SELECTOR,
@@ -72,8 +73,18 @@ def static_scrape_configs(config: Config, app: Sequence[str], scorer: Sequence[s
     """Scrape jobs for the local stack: each ``host:port`` gets the labels pod discovery would give it."""
     jobs = [_static_job(config.app.job, config.app.namespace, app)]
     if scorer:
-        jobs.append(_static_job(config.scorer.job, config.kubernetes.namespace, scorer))
+        jobs.append({**_static_job(config.scorer.job, config.kubernetes.namespace, scorer), **scorer_scrape_interval(config)})
     return jobs
+
+
+def scorer_scrape_interval(config: Config) -> dict[str, str]:
+    """The scorer's own scrape interval and timeout (a timeout longer than the interval is refused).
+
+    >>> scorer_scrape_interval(Config())
+    {'scrape_interval': '5s', 'scrape_timeout': '5s'}
+    """
+    interval = prometheus_duration(config.prometheus.scorer_interval_seconds)
+    return {"scrape_interval": interval, "scrape_timeout": prometheus_duration(min(config.prometheus.scorer_interval_seconds, 10.0))}
 
 
 def pod_relabel_configs(pod_selector: str, port_name: str) -> list[dict[str, Any]]:
@@ -133,7 +144,11 @@ def _sanitize(label: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", label)
 
 
-def _duration(seconds: float) -> str:
-    """Prometheus durations take no fractions: 15 -> '15s', 0.5 -> '500ms'."""
+def prometheus_duration(seconds: float) -> str:
+    """Prometheus durations take no fractions: 15 -> '15s', 0.5 -> '500ms'.
+
+    >>> prometheus_duration(15), prometheus_duration(0.5)
+    ('15s', '500ms')
+    """
     millis = round(seconds * 1000)
     return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"

@@ -66,14 +66,14 @@ def alertmanager_config(config: Config) -> dict:
                             "repeat_interval": "1h",
                         },
                         {
-                            # The scorer's decision has already held for hold_seconds: waiting
-                            # another 30 s would put onset-to-notification past a minute at
-                            # 15 s ticks (hold 15 s + group_wait + scrape/eval delays).
-                            # A minute between updates of the group, not five: the end of an
-                            # anomaly (its resolved notification) is news as much as its start.
+                            # The scorer's decision has already held for hold_seconds: it is sent
+                            # at once (group_wait 0), since any wait adds straight to onset-to-
+                            # notification (scripts/bench_latency.py). A minute between updates
+                            # of the group, not five: the end of an anomaly (its resolved
+                            # notification) is news as much as its start.
                             "matchers": ['alertname="VigilanteAnomalyDetected"'],
                             "receiver": names["ticket"],
-                            "group_wait": "10s",
+                            "group_wait": "0s",
                             "group_interval": "1m",
                         },
                         {"matchers": ['severity=~"warning|info"'], "receiver": names["ticket"]},

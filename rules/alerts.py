@@ -94,12 +94,25 @@ class Alert:
 
 
 def decision_window(config: Config) -> float:
-    """Seconds of the decision gauge the anomaly alert looks at: the longer evaluation interval.
+    """Seconds of the decision gauge the anomaly alert looks at: the longest of the scorer's
+    scrape interval and the two evaluation intervals (its Prometheus group's, Grafana's).
 
     >>> decision_window(Config())
     20.0
     """
-    return float(max(config.prometheus.evaluation_interval_seconds, config.grafana.alert_interval_seconds))
+    return float(max(config.prometheus.scorer_interval_seconds, config.grafana.alert_interval_seconds))
+
+
+def group_interval(config: Config, group: str) -> float | None:
+    """Evaluation interval of an alert group; None: Prometheus' global ``evaluation_interval``.
+
+    The scorer's group reads only the scorer's few series: it evaluates as often as the
+    scorer is scraped, so a decision scraped a moment ago fires now, not up to 15 s later.
+
+    >>> group_interval(Config(), "scorer"), group_interval(Config(), "slo")
+    (5.0, None)
+    """
+    return config.prometheus.scorer_interval_seconds if group == "scorer" else None
 
 
 def _num(x: float) -> str:

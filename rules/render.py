@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from vigilante.config import Config
-from vigilante.rules.alerts import Alert, alerts
+from vigilante.scrape_config import prometheus_duration
+from vigilante.rules.alerts import Alert, alerts, group_interval
 from vigilante.rules.recording import recording_groups
 
 
@@ -65,8 +66,14 @@ def alerting_rules(config: Config) -> dict:
     """The alerts as a Prometheus rule-file document, one group per alert group."""
     groups: dict[str, list[dict]] = {}
     for alert in alerts(config):
-        groups.setdefault(f"vigilante.{alert.group}.alerts", []).append(_alert_rule(alert, config))
-    return {"groups": [{"name": name, "rules": rules} for name, rules in groups.items()]}
+        groups.setdefault(alert.group, []).append(_alert_rule(alert, config))
+    return {"groups": [{"name": f"vigilante.{group}.alerts", **_interval(config, group), "rules": rules}
+                       for group, rules in groups.items()]}
+
+
+def _interval(config: Config, group: str) -> dict[str, str]:
+    seconds = group_interval(config, group)
+    return {} if seconds is None else {"interval": prometheus_duration(seconds)}
 
 
 def recording_rules_yaml(config: Config) -> str:

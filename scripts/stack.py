@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import requests
 
-from vigilante.config import Config, load_config
+from vigilante.config import Config, PrometheusConfig, load_config
 from vigilante.scrape_config import prometheus_config, static_scrape_configs
 from scripts.harness import (ALERTMANAGER, PROMETHEUS, AlertmanagerServer, GunicornServer, ManagedProcess,
                              MissingBinaryError, PrometheusServer, WebhookReceiver, find_binary, free_port,
@@ -61,7 +61,9 @@ def interval_overrides(seconds: float) -> dict[str, dict[str, Any]]:
     ({'tick_seconds': 2.0}, 2.0)
     """
     return {
-        "prometheus": {"scrape_interval_seconds": float(seconds), "evaluation_interval_seconds": float(seconds)},
+        "prometheus": {"scrape_interval_seconds": float(seconds), "evaluation_interval_seconds": float(seconds),
+                       # the scorer's own interval is never longer than the others
+                       "scorer_interval_seconds": min(float(seconds), PrometheusConfig().scorer_interval_seconds)},
         "scorer": {"tick_seconds": float(seconds)},
     }
 
