@@ -246,6 +246,13 @@ class ScorerConfig:
         30.0, "How long the score must stay above the threshold before the decision turns to 1 (rounded up to whole "
         "ticks, at least one).", (_positive, "a positive duration in seconds")
     )
+    at_once_ratio: float = knob(
+        2.0,
+        "A score at least this many times the threshold turns the decision to 1 on that tick, without waiting "
+        "hold_seconds: a clear incident is notified a tick sooner (the benchmark's false alerts did not change "
+        "at 2 or 3). 0 = always wait.",
+        (lambda v: v == 0 or v > 1, "0 or a number above 1"),
+    )
     listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"))
     state_path: str = knob("vigilante-state.json", "File the model state is saved to and restored from.", _LABEL_VALUE)
     # --- the model (issue 6); figures behind the defaults: scripts/bench_detection.py ---

@@ -11,7 +11,8 @@ One tick goes through the same steps, live or replayed:
 3. river's Half-Space Trees score it, one model per feature (or one joint model); each
    model's score becomes "times less mass than the rarest training ticks" and the
    maximum over the models is the score;
-4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``;
+4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``,
+   or at once when it is ``at_once_ratio`` times the threshold or more;
 5. the learning policy: a tick with a missing value (a gap) or above the threshold is not
    learned, and the baselines only coast along their trend; the trees learn every other
    tick, and the baselines follow it by bounded steps (``baseline_clip``: a ramp is
@@ -35,9 +36,10 @@ step from the last one before.
     >>> detector = Detector.fit(cfg, rows)
     >>> detector.step(600 * 15.0, {"value": 10.0}).decision
     0
-    >>> [detector.step((601 + i) * 15.0, {"value": 40.0}).decision for i in range(3)]
-    [0, 1, 1]
-    >>> r = detector.step(604 * 15.0, {"value": None})
+    >>> r = detector.step(601 * 15.0, {"value": 40.0})   # four times the level: far above the threshold
+    >>> r.score > cfg.at_once_ratio * r.threshold, r.decision
+    (True, 1)
+    >>> r = detector.step(602 * 15.0, {"value": None})
     >>> r.learned, r.skipped
     (False, 'gap')
 """
@@ -258,7 +260,8 @@ class Detector:
         u = self._to_unit(self._derive(y))
         score = self._score(u)
         above = score > self.threshold
-        decision = self.hold.update(above)
+        ratio = self.config.at_once_ratio
+        decision = self.hold.update(above, at_once=bool(ratio) and score >= ratio * self.threshold)
         for f, value in y.items():
             self.recent[f].append(value)
 
@@ -377,7 +380,8 @@ class Detector:
     def replace_config(self, config: ScorerConfig) -> None:
         """Take the decision knobs (hold, relearning) from a newer configuration."""
         self.config = dataclasses.replace(
-            self.config, hold_seconds=config.hold_seconds, relearn_after_seconds=config.relearn_after_seconds
+            self.config, hold_seconds=config.hold_seconds, at_once_ratio=config.at_once_ratio,
+            relearn_after_seconds=config.relearn_after_seconds,
         )
         self.ticks = TickScale.of(self.config, self.ticks.spacing_seconds)
         self.hold.hold_ticks = self.ticks.hold_ticks
