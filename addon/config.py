@@ -380,6 +380,12 @@ class ServiceConfig:
     )
     save_every_seconds: float = knob(300.0, "Save the model state at most this often (seconds of scored ticks).",
                                      (_positive, "a positive duration in seconds"))
+    phase_lock: bool = knob(
+        True,
+        "Tick just after Prometheus evaluates the rule group that records the features (read from its rules API "
+        "at start and every 10 minutes), so a recorded change is scored within a second instead of up to a tick "
+        "later; false: tick at multiples of tick_seconds.",
+    )
     listen_address: str = knob(
         "127.0.0.1", "Address the scorer's HTTP server binds: loopback unless you say otherwise (the Kubernetes "
         "manifests and the image set 0.0.0.0, so Prometheus can scrape the pod).", _LABEL_VALUE)

@@ -124,6 +124,14 @@ class PrometheusAPI:
             raise PrometheusQueryError(f"expected at most one series from {expr!r}, got {len(result)}")
         return float(result[0]["value"][1])
 
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """The recording rule groups Prometheus evaluates (``/api/v1/rules?type=record``)."""
+        data = self._get("/api/v1/rules", {"type": "record"}, post=False)
+        groups = data.get("groups")
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise MalformedAnswer(f"{self.url}/api/v1/rules: no list of groups")
+        return groups
+
     def ready(self) -> bool:
         """True when the server answers its readiness endpoint."""
         try:
@@ -131,10 +139,10 @@ class PrometheusAPI:
         except requests.RequestException:
             return False
 
-    def _get(self, path: str, params: dict[str, Any]) -> Any:
+    def _get(self, path: str, params: dict[str, Any], post: bool = True) -> Any:
         for attempt in range(self.retries + 1):
             try:
-                return self._get_once(path, params)
+                return self._get_once(path, params, post)
             except MalformedAnswer:
                 raise  # it answered: asking again at once gets the same answer; the next tick asks again
             except PrometheusUnavailable:
@@ -143,10 +151,13 @@ class PrometheusAPI:
                 time.sleep(self.backoff * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _get_once(self, path: str, params: dict[str, Any]) -> Any:
+    def _get_once(self, path: str, params: dict[str, Any], post: bool = True) -> Any:
         try:
             # POST: long queries go in the body (no URL length limit, no per-character URL encoding).
-            response = self._session.post(f"{self.url}{path}", data=params, timeout=self.timeout)
+            if post:
+                response = self._session.post(f"{self.url}{path}", data=params, timeout=self.timeout)
+            else:  # endpoints that only answer GET
+                response = self._session.get(f"{self.url}{path}", params=params, timeout=self.timeout)
         except requests.RequestException as exc:
             raise PrometheusUnavailable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:

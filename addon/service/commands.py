@@ -88,6 +88,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from vigilante.service.http import HttpServer, endpoints
     from vigilante.service.loop import ScorerService
+    from vigilante.service.phase import MARGIN_SECONDS, RulePhase, rule_phase
     from vigilante.service.metrics import ScorerMetrics
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -103,8 +104,12 @@ def run_serve(args: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     metrics = ScorerMetrics(registry, config.scorer.features)
     source = _source(config, metrics.observe_query)
-    service = ScorerService(config, source, metrics)
     tick = config.scorer.tick_seconds
+
+    def phase() -> RulePhase | None:
+        return rule_phase(source.api.rule_groups(), list(source.queries.values()), tick, min(MARGIN_SECONDS, tick / 4))
+
+    service = ScorerService(config, source, metrics, phase=phase)
 
     def alive() -> bool:
         # Ticking: the last tick began within three intervals (or we are still starting).

@@ -14,12 +14,19 @@ from vigilante import __version__
 from vigilante.config import Config
 from vigilante.feature_source import FeatureSource
 from vigilante.output_files import OutputError
-from vigilante.prometheus_api import PrometheusQueryError, PrometheusUnavailable
+from vigilante.prometheus_api import PrometheusError, PrometheusQueryError, PrometheusUnavailable
 from vigilante.scorer import Detector
 from vigilante.service.metrics import ScorerMetrics
+from vigilante.service.phase import RulePhase, next_tick_after
 from vigilante.service.warm_start import NotWarmError, WarmStart, warm_start
 
 log = logging.getLogger(__name__)
+
+RELOCK_SECONDS = 600.0
+"""How often the tick phase is checked again (Prometheus restarted, rule files changed)."""
+
+PHASE_TOLERANCE_SECONDS = 0.25
+"""A phase that moved less than this is kept: evaluation times jitter by milliseconds."""
 
 
 class OnceLog:
@@ -71,11 +78,14 @@ class ScorerService:
     """
 
     def __init__(self, config: Config, features: FeatureSource, metrics: ScorerMetrics,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, phase: Callable[[], RulePhase | None] | None = None):
         self.config = config
         self.features = features
         self.metrics = metrics
         self.clock = clock
+        self.phase = phase
+        self.offset = 0.0  # seconds past each multiple of tick_seconds that the ticks run at
+        self._phase_problem = OnceLog()
         self.detector: Detector | None = None
         self.warm_source = ""
         self.last_attempt = 0.0
@@ -163,6 +173,8 @@ class ScorerService:
     def _adopt(self, warm: WarmStart) -> None:
         self.detector = warm.detector
         self.warm_source = warm.source
+        if warm.broken_state:
+            log.warning("%s; warmed from %s instead", warm.broken_state, warm.source)
         for note in warm.notes:
             log.info("warm start: %s", note)
         log.info("warm from %s: threshold %.4f, %d rows learned", warm.source, warm.detector.threshold,
@@ -192,15 +204,45 @@ class ScorerService:
         log.log(level, "model state saved to %s", self.config.scorer.state_path)
         return True
 
+    def lock_phase(self) -> bool:
+        """Tick just after the rule group that records the features (``service.phase_lock``).
+
+        Returns whether the offset changed. When Prometheus cannot say (unreachable, no such
+        group yet), the ticks keep their phase and the reason is logged once.
+        """
+        if self.phase is None or not self.config.service.phase_lock:
+            return False
+        step = self.config.scorer.tick_seconds
+        try:
+            found = self.phase()
+        except PrometheusError as exc:
+            self._phase_problem.report(logging.INFO, f"tick phase unchanged: cannot read the rule groups: {exc}")
+            return False
+        if found is None:
+            self._phase_problem.report(logging.INFO, "tick phase unchanged: no evaluated rule group records the "
+                                                     "features (they read raw series)")
+            return False
+        self._phase_problem.clear(f"rule group {found.group} found")
+        drift = (found.offset_seconds - self.offset) % step
+        if min(drift, step - drift) < min(PHASE_TOLERANCE_SECONDS, step / 10):
+            return False
+        self.offset = found.offset_seconds
+        log.info("ticking %.3g s past each multiple of %g s: just after rule group %s is evaluated", self.offset, step,
+                 found.group)
+        return True
+
     def run(self, stop: threading.Event) -> None:
         """Tick at every multiple of the tick interval until ``stop`` is set, then save.
 
         Ticks are scheduled on the wall clock (not "sleep one interval after the last
         tick"), so slow ticks do not push later ones; ticks missed while the process was
-        stalled are skipped, not run in a burst.
+        stalled are skipped, not run in a burst. Their phase follows the recording rules'
+        evaluation (:meth:`lock_phase`, checked again every ``RELOCK_SECONDS``).
         """
         step = self.config.scorer.tick_seconds
-        next_tick = math.floor(self.clock() / step) * step + step
+        self.lock_phase()
+        next_tick = next_tick_after(self.clock(), step, self.offset)
+        since_lock = 0
         while not stop.wait(max(0.0, next_tick - self.clock())):
             try:
                 self.tick(next_tick)
@@ -209,6 +251,11 @@ class ScorerService:
                 self.metrics.tick_results["error"].inc()
             now = self.clock()
             next_tick += step
+            since_lock += 1
+            if since_lock * step >= RELOCK_SECONDS:
+                since_lock = 0
+                if self.lock_phase():
+                    next_tick = next_tick_after(now, step, self.offset)
             if next_tick <= now:
                 missed = int((now - next_tick) // step) + 1
                 log.warning("%d tick(s) missed (the process was stalled); resuming on schedule", missed)

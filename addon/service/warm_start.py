@@ -6,7 +6,6 @@ and the error say exactly why the scorer is (not yet) warm.
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,6 @@ from vigilante.config import Config
 from vigilante.feature_source import FeatureSource
 from vigilante.prometheus_api import PrometheusError
 from vigilante.scorer import Detector, ScorerError, StateError, TrainingError
-
-log = logging.getLogger(__name__)
 
 
 class NotWarmError(RuntimeError):
@@ -30,29 +27,34 @@ class WarmStart:
     detector: Detector
     source: str
     notes: list[str] = field(default_factory=list)
+    broken_state: str = ""
+    """Why a state file that exists was not used (a warning: the saved model is lost), or ''."""
 
 
 def warm_start(config: Config, features: FeatureSource, now: float) -> WarmStart:
     """The first way that yields a trained model; :class:`NotWarmError` if none does."""
     notes: list[str] = []
+    broken = ""
     state = Path(config.scorer.state_path)
     if state.exists():
         try:
             return WarmStart(Detector.load(state, config.scorer), "state", notes)
         except StateError as exc:
+            # Said once by the caller (not on every retry): in the "not warm yet" line, or as a
+            # warning when another way warms the model.
+            broken = f"state file {state} not used ({exc})"
             notes.append(f"state {state} not used: {exc}")
-            log.warning("state file %s not used (%s); bootstrapping from Prometheus history", state, exc)
     else:
         notes.append(f"no state file at {state}")
 
     try:
-        return WarmStart(bootstrap_from_prometheus(config, features, now), "prometheus", notes)
+        return WarmStart(bootstrap_from_prometheus(config, features, now), "prometheus", notes, broken)
     except (TrainingError, PrometheusError) as exc:
         notes.append(f"Prometheus history not used: {exc}")
 
     if config.service.training_csv:
         try:
-            return WarmStart(train_from_csv(config, Path(config.service.training_csv)), "csv", notes)
+            return WarmStart(train_from_csv(config, Path(config.service.training_csv)), "csv", notes, broken)
         except (ScorerError, OSError) as exc:
             notes.append(f"training CSV {config.service.training_csv} not used: {exc}")
     else:

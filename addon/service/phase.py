@@ -1,0 +1,85 @@
+"""When to tick: just after Prometheus records the features, not at a random phase of the clock.
+
+A recording rule group is evaluated at a fixed phase of its interval (Prometheus derives
+it from the group's name and file). A scorer ticking at multiples of the interval reads
+each recorded sample up to a whole interval late; ticking a moment after the group's
+evaluation reads it at once. :func:`rule_phase` finds that moment from the rules API.
+
+    >>> groups = [{"name": "slo", "interval": 60, "lastEvaluation": "2026-01-01T00:00:07.5Z",
+    ...            "evaluationTime": 0.01, "rules": [{"name": "slo:burn:ratio_rate1h"}]},
+    ...           {"name": "features", "interval": 15, "lastEvaluation": "2026-01-01T00:00:03.25Z",
+    ...            "evaluationTime": 0.25, "rules": [{"name": "job:requests:rate1m"}]}]
+    >>> phase = rule_phase(groups, ["sum(job:requests:rate1m)"], tick_seconds=15, margin_seconds=1)
+    >>> phase.group, phase.offset_seconds
+    ('features', 4.5)
+    >>> next_tick_after(now=1000.0, tick_seconds=15, offset_seconds=4.5)
+    1009.5
+    >>> rule_phase(groups, ["up"], tick_seconds=15, margin_seconds=1) is None
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+MARGIN_SECONDS = 1.0
+"""Time after the group's evaluation ended before the tick: the recorded samples are
+committed by then, and a clock a little off between the two hosts does not matter."""
+
+
+@dataclass(frozen=True)
+class RulePhase:
+    """The group whose rules the feature queries read, and the tick's offset in the tick interval."""
+
+    group: str
+    offset_seconds: float
+
+
+def rule_phase(groups: Iterable[dict[str, Any]], queries: Sequence[str], tick_seconds: float,
+               margin_seconds: float = MARGIN_SECONDS) -> RulePhase | None:
+    """The tick phase ``margin_seconds`` after the group that records most of the queries' series.
+
+    ``groups`` are the ``data.groups`` of Prometheus' ``/api/v1/rules``. None when no group
+    records a series the queries name (they read raw series: no phase is better than another)
+    or the group was not evaluated yet.
+    """
+    names = {m for q in queries for m in METRIC_NAME.findall(q)}
+    best, best_count = None, 0
+    for group in groups:
+        count = sum(1 for rule in group.get("rules") or () if rule.get("name") in names)
+        if count > best_count:
+            best, best_count = group, count
+    if best is None:
+        return None
+    evaluated = _timestamp(best.get("lastEvaluation"))
+    if evaluated is None:
+        return None
+    duration = best.get("evaluationTime")
+    duration = float(duration) if isinstance(duration, (int, float)) and math.isfinite(duration) else 0.0
+    return RulePhase(str(best.get("name")), round((evaluated + duration + margin_seconds) % tick_seconds, 3))
+
+
+def next_tick_after(now: float, tick_seconds: float, offset_seconds: float = 0.0) -> float:
+    """The first time after ``now`` that is ``offset_seconds`` past a multiple of ``tick_seconds``."""
+    return math.floor((now - offset_seconds) / tick_seconds) * tick_seconds + tick_seconds + offset_seconds
+
+
+def _timestamp(text: Any) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time as Prometheus writes it (nanoseconds, ``Z``);
+    None for a group never evaluated (``0001-01-01T00:00:00Z``) or anything else."""
+    if not isinstance(text, str):
+        return None
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if not match:
+        return None
+    whole, fraction, zone = match.groups()
+    moment = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    if moment.year < 1971:
+        return None
+    return moment.timestamp() + (float("0." + fraction) if fraction else 0.0)

@@ -1,0 +1,136 @@
+"""The scorer ticks just after the recording rules are evaluated (``service.phase_lock``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+import requests
+import yaml
+from prometheus_client import CollectorRegistry
+
+from vigilante.config import Config
+from vigilante.prometheus_api import PrometheusAPI, PrometheusUnavailable
+from vigilante.scorer import Detector
+from vigilante.service.loop import ScorerService
+from vigilante.service.metrics import ScorerMetrics
+from vigilante.service.phase import RulePhase, rule_phase
+from scripts.harness.process import ManagedProcess, free_port, wait_until
+from tests.scorer_data import normal_rows, small_config
+from tests.scorer_process import one_feature_config, train
+
+
+class Features:
+    queries = {"value": "value:recorded"}
+
+    def __init__(self):
+        self.read_at: list[float] = []
+
+    def at(self, timestamp):
+        self.read_at.append(timestamp)
+
+        class Row:
+            values = {"value": 100.0}
+
+        return Row()
+
+
+def run_ticks(service: ScorerService, features: Features, count: int) -> list[float]:
+    stop = threading.Event()
+    runner = threading.Thread(target=service.run, args=(stop,))
+    runner.start()
+    try:
+        wait_until(lambda: len(features.read_at) >= count, 20, f"{count} ticks")
+    finally:
+        stop.set()
+        runner.join(10)
+    return features.read_at
+
+
+def service_with(phase, tick=0.2, **service_knobs) -> tuple[ScorerService, Features]:
+    config = (Config().replace("scorer", features=("value",), tick_seconds=tick, state_path=os.devnull)
+              .replace("service", **service_knobs))
+    features = Features()
+    service = ScorerService(config, features, ScorerMetrics(CollectorRegistry(), ("value",)), phase=phase)
+    service.detector = Detector.fit(small_config(), normal_rows(300))
+    return service, features
+
+
+def test_ticks_run_at_the_phase_the_rule_group_gives():
+    service, features = service_with(lambda: RulePhase("features", 0.13))
+    ticks = run_ticks(service, features, 4)
+    assert {round(t % 0.2, 3) for t in ticks} == {0.13}
+    assert [round(b - a, 3) for a, b in zip(ticks, ticks[1:])] == [0.2] * (len(ticks) - 1)
+
+
+def test_without_a_phase_or_with_the_lock_off_ticks_stay_on_multiples_of_the_interval(caplog):
+    for phase, knobs in ((lambda: None, {}), (lambda: RulePhase("features", 0.13), {"phase_lock": False})):
+        service, features = service_with(phase, **knobs)
+        with caplog.at_level(logging.INFO, logger="vigilante"):
+            ticks = run_ticks(service, features, 3)
+        assert {round(t % 0.2, 3) % 0.2 for t in ticks} <= {0.0, 0.2}
+    assert caplog.text.count("no evaluated rule group records the features") == 1
+
+
+def test_a_prometheus_that_cannot_say_keeps_the_phase_and_is_logged_once(caplog):
+    def unavailable():
+        raise PrometheusUnavailable("connection refused")
+
+    service, _ = service_with(unavailable)
+    with caplog.at_level(logging.INFO, logger="vigilante"):
+        assert [service.lock_phase() for _ in range(3)] == [False] * 3
+    assert service.offset == 0.0
+    assert caplog.text.count("cannot read the rule groups: connection refused") == 1
+
+
+def test_a_phase_moved_by_milliseconds_is_kept_and_one_that_wraps_round_is_not_a_move():
+    offsets = iter([14.99, 3.0, 3.1, 2.9, 7.5])  # from 0: 14.99 is 0.01 s before it
+    service, _ = service_with(lambda: RulePhase("features", next(offsets)), tick=15.0)
+    assert [service.lock_phase() for _ in range(5)] == [False, True, False, False, True]
+    assert service.offset == 7.5
+
+
+def test_a_real_prometheus_tells_the_phase_and_the_scorer_reads_each_evaluation_at_once(tmp_path,
+                                                                                         prometheus_factory):
+    # A recording group evaluated every second, at the phase Prometheus gives it; its output
+    # is the evaluation's own time, so each tick shows how old the sample it read was.
+    rules = tmp_path / "rules.yml"
+    rules.write_text(yaml.safe_dump({"groups": [{"name": "features",
+                                                 "rules": [{"record": "value:recorded", "expr": "time()"}]}]}))
+    prometheus = prometheus_factory(rule_files=[rules]).start()
+    prometheus.rules_evaluated()
+    phase = rule_phase(PrometheusAPI(prometheus.url).rule_groups(), ["value:recorded"], 1.0, 0.25)
+    assert phase is not None and phase.group == "features"
+
+    state = tmp_path / "state"
+    config = one_feature_config(tmp_path / "vigilante.yaml", prometheus.url, state, query="value:recorded")
+    train(config, state)
+    port = free_port()
+    scorer = ManagedProcess("scorer", [sys.executable, "-m", "vigilante.cli", "serve", "--config", str(config),
+                                       "--port", str(port)], tmp_path / "scorer.log").start()
+    try:
+        ages: dict[float, float] = {}  # tick time -> age of the sample it read
+
+        def three_ticks() -> bool:
+            found = {}
+            for line in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
+                if line.startswith(("vigilante_last_successful_tick_timestamp_seconds ", "vigilante_feature_value{")):
+                    found[line.split(" ")[0]] = float(line.split(" ")[1])
+            tick = found.get("vigilante_last_successful_tick_timestamp_seconds", 0.0)
+            if tick:
+                ages[tick] = tick - found['vigilante_feature_value{feature="value"}']
+            return len(ages) >= 3
+
+        wait_until(three_ticks, 30, "three scored ticks")
+        log = (tmp_path / "scorer.log").read_text()
+        assert "just after rule group features is evaluated" in log, log
+        # Each tick read the evaluation of the same interval, a quarter of a second old (the
+        # margin, min(1 s, a quarter tick)), not one a random part of the interval old.
+        assert all(0.2 <= age <= 0.6 for age in ages.values()), ages
+        # ... at the phase the rules API gives (the grid of whole seconds without the lock).
+        assert all(min(abs(t % 1 - phase.offset_seconds), 1 - abs(t % 1 - phase.offset_seconds)) < 0.05
+                   for t in ages), (phase, ages)
+    finally:
+        scorer.stop()
