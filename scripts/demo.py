@@ -573,10 +573,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="throw-away work directory of the stack (logs stay there)")
     parser.add_argument("--quick", action="store_true", help="the condensed scenario of the end-to-end test")
     parser.add_argument("--interval", type=float, help="scrape/evaluation/tick interval in seconds (default 2)")
+    parser.add_argument("--training-seconds", type=float,
+                        help="steady traffic the scorer trains on (default 180; at least 60 intervals)")
     args = parser.parse_args(argv)
     plan = QUICK_PLAN if args.quick else DemoPlan()
     if args.interval:
         plan = replace(plan, interval_seconds=args.interval)
+    if args.training_seconds:
+        plan = replace(plan, training_seconds=args.training_seconds)
+    if plan.training_seconds < 60 * plan.interval_seconds:
+        parser.error(f"--training-seconds {plan.training_seconds:g} holds fewer than 60 intervals of "
+                     f"{plan.interval_seconds:g} s: the model needs 60 rows; give at least {60 * plan.interval_seconds:g}")
     say = lambda text: print(text, flush=True)  # noqa: E731
     try:
         summary = run_demo(plan, args.out, args.workdir, say)
