@@ -66,6 +66,7 @@ from vigilante.scorer.transforms import FeatureTransform, Limits
 MIN_TRAIN_ROWS = 60
 MIN_LIMIT_WIDTH = 6.0  # noise units (+-3 sigma): the limits of a derived feature that never moved in training
 STEADY_TICKS = 20  # ticks whose spread tells whether a lasting shift has settled
+HELD_OUT_FOLDS = 2  # the threshold is calibrated on scores of rows the scoring models did not learn
 STEADY_SPREAD = 3.0  # "steady": the spread of those ticks is within this many noise units
 
 Row = tuple[float, Mapping[str, "float | None"]]
@@ -198,10 +199,30 @@ class Detector:
         # ticks" (1 - score is river's normalised mass), so models of different spread
         # compare, and the top of the scale is not squeezed against 1.
         self.normalizers = [max(1.0 - float(np.quantile(raw[:, k], config.threshold_quantile)), 1e-9) for k in range(len(self.models))]
-        combined = (np.array(self.normalizers) / np.maximum(1.0 - raw, 1e-9)).max(axis=1)
+        # The threshold comes from scores of rows the scoring model never learned (each half
+        # of the training rows scored by models of the other half): in-sample scores are
+        # lower than any new tick's, the more so the fewer rows there are.
+        held_out = self._held_out_raw_scores(unit_rows)
+        combined = (np.array(self.normalizers) / np.maximum(1.0 - held_out, 1e-9)).max(axis=1)
         self.threshold = calibrate_threshold(combined, config.threshold_quantile, config.threshold_margin)
         self.last_timestamp = float(complete[-1][0])
         return self
+
+    def _held_out_raw_scores(self, unit_rows: Sequence[Mapping[str, float]], folds: int = HELD_OUT_FOLDS) -> np.ndarray:
+        """River's score of every training row by models learned on the other folds only."""
+        c = self.config
+        n = len(unit_rows)
+        raw = np.empty((n, len(self.groups)))
+        bounds = np.linspace(0, n, folds + 1).astype(int)
+        for lo, hi in zip(bounds, bounds[1:]):
+            rest = list(unit_rows[:lo]) + list(unit_rows[hi:])
+            for k, group in enumerate(self.groups):
+                model = HalfSpaceTrees(n_trees=c.n_trees, height=c.tree_height, window_size=len(rest), seed=c.seed + k)
+                for u in rest:
+                    model.learn_one({name: u[name] for name in group})
+                for i in range(lo, hi):
+                    raw[i, k] = model.score_one({name: unit_rows[i][name] for name in group})
+        return raw
 
     def _warm_baseline(self, ys: np.ndarray) -> HoltBaseline:
         """A baseline already in step at the first training row: run backwards over the
