@@ -16,12 +16,15 @@ before a caller sees it, so no caller indexes into something that is not there.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 
 class PrometheusError(Exception):
@@ -56,26 +59,25 @@ class PrometheusAPI:
     never retried.
     """
 
-    def __init__(self, url: str, timeout: float = 10.0, retries: int = 2, backoff: float = 0.5,
-                 session: requests.Session | None = None):
+    def __init__(self, url: str, timeout: float = 10.0, retries: int = 2, backoff: float = 0.5):
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self._session = session or self._session_for(self.url)
+        self._pool = self._pool_for(self.url)
 
     @staticmethod
-    def _session_for(url: str) -> requests.Session:
-        """A session that reads proxy and CA settings from the environment once, not per request.
+    def _pool_for(url: str) -> urllib3.PoolManager:
+        """Kept-alive connections, with the proxy and CA settings of the environment read once.
 
-        With ``trust_env`` on, requests re-reads every proxy variable on each call, which
-        cost more CPU than the scorer's model per tick.
+        urllib3 rather than requests' session: a tick's query cost half the CPU of the
+        scorer's model through requests (its per-call request preparation), 0.19 ms
+        instead of 0.41 ms here (scripts/bench_scorer.py measures the whole tick).
         """
-        session = requests.Session()
-        session.proxies.update(requests.utils.get_environ_proxies(url))
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        session.trust_env = False
-        return session
+        proxy = requests.utils.get_environ_proxies(url).get(urlsplit(url).scheme)  # honours NO_PROXY
+        ca_file = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        options: dict[str, Any] = {"retries": False, **({"ca_certs": ca_file} if ca_file else {})}
+        return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
     def query(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
         """Instant query; returns the ``result`` list (vector, or matrix for a range selector such as
@@ -135,8 +137,8 @@ class PrometheusAPI:
     def ready(self) -> bool:
         """True when the server answers its readiness endpoint."""
         try:
-            return self._session.get(f"{self.url}/-/ready", timeout=self.timeout).status_code == 200
-        except requests.RequestException:
+            return self._pool.request("GET", f"{self.url}/-/ready", timeout=self.timeout).status == 200
+        except urllib3.exceptions.HTTPError:
             return False
 
     def _get(self, path: str, params: dict[str, Any], post: bool = True) -> Any:
@@ -153,22 +155,24 @@ class PrometheusAPI:
 
     def _get_once(self, path: str, params: dict[str, Any], post: bool = True) -> Any:
         try:
-            # POST: long queries go in the body (no URL length limit, no per-character URL encoding).
+            # POST: long queries go in the body (no URL length limit); GET for endpoints that only answer it.
             if post:
-                response = self._session.post(f"{self.url}{path}", data=params, timeout=self.timeout)
-            else:  # endpoints that only answer GET
-                response = self._session.get(f"{self.url}{path}", params=params, timeout=self.timeout)
-        except requests.RequestException as exc:
+                response = self._pool.request("POST", f"{self.url}{path}", fields=params, encode_multipart=False,
+                                              timeout=self.timeout)
+            else:
+                response = self._pool.request("GET", f"{self.url}{path}", fields=params, timeout=self.timeout)
+        except urllib3.exceptions.HTTPError as exc:
             raise PrometheusUnavailable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500:
+        if response.status >= 500:
             # 503 is also what Prometheus answers while starting up or shutting down.
-            raise PrometheusUnavailable(f"{self.url}{path}: HTTP {response.status_code}: {response.text[:200]}")
+            raise PrometheusUnavailable(f"{self.url}{path}: HTTP {response.status}: "
+                                        f"{response.data[:200].decode(errors='replace')}")
         try:
-            body = response.json()
+            body = json.loads(response.data)
         except ValueError as exc:
-            raise MalformedAnswer(f"{self.url}{path}: HTTP {response.status_code}, not JSON") from exc
+            raise MalformedAnswer(f"{self.url}{path}: HTTP {response.status}, not JSON") from exc
         if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
-            raise MalformedAnswer(f"{self.url}{path}: HTTP {response.status_code}, not a Prometheus API answer: "
+            raise MalformedAnswer(f"{self.url}{path}: HTTP {response.status}, not a Prometheus API answer: "
                                   f"{str(body)[:100]}")
         if body["status"] != "success":
             raise PrometheusQueryError(f"{body.get('errorType', 'error')}: {body.get('error', body)} (query {params.get('query')!r})")

@@ -125,12 +125,14 @@ def test_a_real_prometheus_tells_the_phase_and_the_scorer_reads_each_evaluation_
 
         wait_until(three_ticks, 30, "three scored ticks")
         log = (tmp_path / "scorer.log").read_text()
-        assert "just after rule group features is evaluated" in log, log
+        if 0.1 < phase.offset_seconds < 0.9:  # nearer the whole second, the clock grid is kept
+            assert "just after rule group features is evaluated" in log, log
         # Each tick read the evaluation of the same interval, a quarter of a second old (the
-        # margin, min(1 s, a quarter tick)), not one a random part of the interval old.
-        assert all(0.2 <= age <= 0.6 for age in ages.values()), ages
-        # ... at the phase the rules API gives (the grid of whole seconds without the lock).
-        assert all(min(abs(t % 1 - phase.offset_seconds), 1 - abs(t % 1 - phase.offset_seconds)) < 0.05
+        # margin, min(1 s, a quarter tick)), not one a random part of the interval old...
+        assert all(0.1 <= age <= 0.6 for age in ages.values()), ages
+        # ... at the phase the rules API gives, give or take the 0.1 s the lock tolerates
+        # (without the lock: the grid of whole seconds).
+        assert all(min(abs(t % 1 - phase.offset_seconds), 1 - abs(t % 1 - phase.offset_seconds)) < 0.11
                    for t in ages), (phase, ages)
     finally:
         scorer.stop()
