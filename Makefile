@@ -41,7 +41,7 @@ stack: setup  ## the local stack until Ctrl-C (STACK_ARGS='--load steady --inter
 generate: setup  ## regenerate every generated file (rules, dashboards, Grafana files, manifests)
 	$(BIN)/vigilante generate --demo-app
 
-BENCHMARKS := bench_overhead bench_query_cost bench_detection bench_scorer
+BENCHMARKS := bench_overhead bench_query_cost bench_detection bench_scorer bench_latency
 
 bench: setup  ## every benchmark (shipped defaults); each prints a table and one JSON line, kept in out/bench/
 	@mkdir -p out/bench

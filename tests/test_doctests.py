@@ -35,3 +35,14 @@ def test_the_package_has_its_three_folders():
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+# The scripts are not installed; the demo's and the benchmarks' examples run from the checkout.
+SCRIPTS = ("scripts.demo", "scripts.stack", "scripts.bench_latency", "scripts.bench_detection", "scripts.scenarios",
+           "scripts.load_shapes")
+
+
+@pytest.mark.parametrize("module", SCRIPTS)
+def test_script_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
