@@ -59,7 +59,7 @@ from river.anomaly import HalfSpaceTrees
 from vigilante.config import ScorerConfig
 from vigilante.scorer.baseline import HoltBaseline, alpha_for
 from vigilante.scorer.errors import TrainingError
-from vigilante.scorer.threshold import HoldDecision, calibrate_threshold
+from vigilante.scorer.threshold import HoldDecision, calibrate_threshold, small_sample_factor
 from vigilante.scorer.timing import TickScale, observed_spacing
 from vigilante.scorer.transforms import FeatureTransform, Limits
 
@@ -204,7 +204,8 @@ class Detector:
         # lower than any new tick's, the more so the fewer rows there are.
         held_out = self._held_out_raw_scores(unit_rows)
         combined = (np.array(self.normalizers) / np.maximum(1.0 - held_out, 1e-9)).max(axis=1)
-        self.threshold = calibrate_threshold(combined, config.threshold_quantile, config.threshold_margin)
+        self.threshold = calibrate_threshold(combined, config.threshold_quantile, config.threshold_margin) * \
+            small_sample_factor(len(combined), config.threshold_quantile)
         self.last_timestamp = float(complete[-1][0])
         return self
 
