@@ -28,6 +28,20 @@ def test_round_trip_continues_exactly_where_it_stopped(detector, tmp_path):
     assert a[-1].decision == 1
 
 
+def test_the_trees_saved_as_arrays_learn_and_swap_windows_exactly_as_the_originals(tmp_path):
+    # A window of 100 rows swaps its reference mass every 100 learned ticks: 250 ticks after
+    # the load cross two swaps, with a burst the trees must not learn in between.
+    original = Detector.fit(small_config(), normal_rows(100))
+    original.save(tmp_path / "state")
+    restored = Detector.load(tmp_path / "state")
+    later = (normal_rows(120, start=100, seed=7) + [((220 + i) * TICK, {"value": 400.0}) for i in range(5)]
+             + normal_rows(125, start=225, seed=8))
+    a = [original.step(t, v) for t, v in later]
+    b = [restored.step(t, v) for t, v in later]
+    assert [(r.score, r.decision, r.learned) for r in a] == [(r.score, r.decision, r.learned) for r in b]
+    assert sum(r.learned for r in a) > 200 and any(r.decision for r in a)
+
+
 def test_save_replaces_atomically_and_leaves_no_temporary_file(detector, tmp_path):
     path = tmp_path / "state"
     path.write_text("old")

@@ -59,6 +59,7 @@ from river.anomaly import HalfSpaceTrees
 from vigilante.config import ScorerConfig
 from vigilante.scorer.baseline import HoltBaseline, alpha_for
 from vigilante.scorer.errors import TrainingError
+from vigilante.scorer.forest_state import pack, unpack
 from vigilante.scorer.threshold import HoldDecision, calibrate_threshold, small_sample_factor
 from vigilante.scorer.timing import TickScale, observed_spacing
 from vigilante.scorer.transforms import FeatureTransform, Limits
@@ -385,6 +386,14 @@ class Detector:
         return out
 
     # --- state --------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        # The trees as arrays: pickling their node objects was most of a save's cost.
+        return {**self.__dict__, "models": [pack(model) for model in self.models]}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.models = [unpack(model) for model in state["models"]]
 
     def save(self, path) -> None:
         """Write the whole model atomically (see :func:`vigilante.scorer.state.save_state`)."""

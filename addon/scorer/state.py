@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from vigilante.scorer.detector import Detector
 
 FORMAT = "vigilante-scorer-state"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the trees saved as arrays (vigilante.scorer.forest_state)
 """2: windows configured in seconds and counted in the training rows' own spacing."""
 
 
