@@ -240,3 +240,14 @@ def test_a_short_gap_keeps_the_context(trained):
     kept = list(d.context["value"])
     d.step(start + 3 * TICK, {"value": None})  # one row missing, then a gap tick
     assert d.context["value"] == kept  # a gap tick updates nothing, and one missing row is no reset
+
+
+@pytest.mark.parametrize("level, wobble, jump", [(5.0, 6.0, 15.0), (0.25, 0.26, 0.75), (120.0, 121.0, 300.0)])
+def test_a_series_flat_in_training_takes_a_step_of_its_own_grain_as_noise_and_a_jump_as_an_incident(level, wobble,
+                                                                                                      jump):
+    # A constant (a queue length, a latency inside one histogram bucket): no spread to learn a
+    # noise level from, so the noise is the series' own grain (its last digit) or 2 % of it.
+    rows = [(i * TICK, {"value": level}) for i in range(300)]
+    quiet, loud = Detector.fit(small_config(), rows), Detector.fit(small_config(), rows)
+    assert not any(quiet.step((300 + i) * TICK, {"value": wobble}).decision for i in range(10))
+    assert any(loud.step((300 + i) * TICK, {"value": jump}).decision for i in range(3))

@@ -162,7 +162,7 @@ class Detector:
                 deviations[f][i] = value - b.predict()
                 b.update(value)
             mad = float(np.median(np.abs(deviations[f] - np.median(deviations[f])))) * 1.4826
-            floor = self.transforms[f].resolution(f, float(np.median(values[f])))
+            floor = self.transforms[f].noise_floor(f, values[f])
             self.noise[f] = max(mad, 0.1 * float(deviations[f].std()), floor, 1e-9)
             self.baselines[f] = self._warm_baseline(ys[f])
         derived_rows = []

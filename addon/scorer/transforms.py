@@ -33,6 +33,29 @@ OFFSET_FRACTIONS = {"errors_per_second": 1.0, "error_ratio": 1.0}
 NOISE_RESOLUTION = {"errors_per_second": 3 / 60, "error_ratio": 0.001}
 
 
+RELATIVE_NOISE_FLOOR = 0.02
+"""A change of less than 2 % of a feature's level is never more than noise."""
+
+
+def quantum(values: np.ndarray) -> float:
+    """The smallest step between distinct values; for a constant, the place of its last digit.
+
+    >>> quantum(np.array([3.0, 5.0, 4.0, 5.0])), quantum(np.array([0.25, 0.25])), quantum(np.array([7.0]))
+    (1.0, 0.01, 1.0)
+    """
+    distinct = np.unique(values)
+    if distinct.size > 1:
+        return float(np.diff(distinct).min())
+    x = abs(float(distinct[0])) if distinct.size else 0.0
+    if x == 0.0:
+        return 0.0
+    digits = f"{x:.12g}"
+    if "e" in digits:
+        mantissa, exponent = digits.split("e")
+        return 10.0 ** (int(exponent) - len(mantissa.split(".")[1]) if "." in mantissa else int(exponent))
+    return 10.0 ** -len(digits.split(".")[1]) if "." in digits else 1.0
+
+
 @dataclass(frozen=True)
 class FeatureTransform:
     """How one raw feature is mapped before baselines and limits are applied."""
@@ -66,6 +89,29 @@ class FeatureTransform:
         """
         step = NOISE_RESOLUTION.get(name)
         return 0.0 if step is None else self.apply(at + step) - self.apply(at)
+
+    def noise_floor(self, name: str, values: Sequence[float]) -> float:
+        """The least deviation, in transformed units, that is more than the data's own grain.
+
+        The larger of: the known resolution of the default error features; the feature's
+        quantum, the smallest step between distinct training values (1 for counts, a bucket's
+        worth for a series that only takes a few values; for a constant, its last significant
+        digit); and ``RELATIVE_NOISE_FLOOR`` of its level. So a series that never moved in
+        training (a constant, a latency inside one histogram bucket) does not make its first
+        one-step wobble an incident.
+
+        >>> t = FeatureTransform.fit("queue", [5.0] * 50)
+        >>> round(t.noise_floor("queue", [5.0] * 50), 3)   # one step of 1 above a constant 5
+        0.167
+        >>> round(t.apply(6.0) - t.apply(5.0), 3)
+        0.167
+        """
+        v = np.asarray(values, dtype=float)
+        at = float(np.median(v))
+        floors = [self.resolution(name, at), self.apply(at + quantum(v)) - self.apply(at)]
+        if self.kind == "log":
+            floors.append(math.log1p(RELATIVE_NOISE_FLOOR) * at / (at + self.scale))
+        return max(floors)
 
     def apply(self, x: float) -> float:
         if self.kind == "log":
