@@ -25,7 +25,12 @@ bound, twice ``relearn_after_seconds`` + ``hold_seconds`` + 8 ticks, after onset
     python scripts/bench_detection.py            # full: 6 tuning + 6 held-out seeds, 8 days each
     python scripts/bench_detection.py --quick    # smoke: 1 + 1 seeds of 2 days, cost over 1 day
 
-Prints a table per method and set, then one JSON line.
+Then the scorer alone on tiers of the same scenarios (scripts/detection_tiers.py): rows 1 and 5
+minutes apart, irregular rows (gaps, repeats, a row from the past), and a flat app trained
+on 3 minutes, in seconds: recall, lowest kind, median delay, false episodes a week and the
+longest false episode.
+
+Prints a table per method and set, the tier tables, then one JSON line.
 """
 
 from __future__ import annotations
@@ -47,7 +52,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from vigilante.config import load_config  # noqa: E402
 from vigilante.scorer import Detector  # noqa: E402
 from vigilante.scorer.timing import TickScale  # noqa: E402
-from scripts.scenarios import ANOMALY_KINDS, FEATURES, NORMAL_KINDS, TICKS_PER_DAY, Scenario, generate  # noqa: E402
+from scripts.detection_tiers import TierOutcome, run_tiers  # noqa: E402
+from scripts.detection_tiers import table as tier_table  # noqa: E402
+from scripts.scenarios import (ANOMALY_KINDS, FEATURES, NORMAL_KINDS, TICK_SECONDS, TICKS_PER_DAY, Scenario,  # noqa: E402
+                               generate)
 
 
 def ticks(cfg) -> TickScale:
@@ -247,8 +255,9 @@ def _run_seed(seed, days, per_kind, quick, cfg, static_factor, z_k, shift_bound)
         "zscore": evaluate(_hold(zscore_scores(sc) > z_k, ticks(cfg).hold_ticks), sc, shift_bound),
         "original": evaluate(run_original(sc), sc, shift_bound),
     }
+    tiers = run_tiers(sc, cfg, FEATURES, shift_bound * TICK_SECONDS)
     print(f"# seed {seed} done", file=sys.stderr, flush=True)
-    return out
+    return out, tiers
 
 
 def _make(seed: int, days: int, per_kind: int, quick: bool) -> Scenario:
@@ -327,15 +336,23 @@ def main(argv=None) -> int:
     with multiprocessing.Pool(min(args.jobs, len(work))) as pool:
         outcomes = pool.starmap(_run_seed, work)
     results: dict[str, dict[str, Outcome]] = {label: {m: Outcome() for m in METHODS} for label in ("tuning", "held-out")}
-    for (label, seed), per_method in zip(jobs, outcomes):
+    tier_results: dict[str, dict[str, TierOutcome]] = {"tuning": {}, "held-out": {}}
+    for (label, seed), (per_method, per_tier) in zip(jobs, outcomes):
         for m, o in per_method.items():
             results[label][m].add(o)
+        for tier, o in per_tier.items():
+            tier_results[label].setdefault(tier, TierOutcome()).add(o)
 
     for label, res in results.items():
         print(f"\n######## {label} seeds {list(tuning if label == 'tuning' else held)}")
         for m, o in res.items():
             print("\n".join(table(f"{m} ({label})", o)))
             print()
+
+    for label, res in tier_results.items():
+        print(f"######## scorer tiers, {label} seeds (seconds, not ticks; see scripts/detection_tiers.py)")
+        print("\n".join(tier_table(res)))
+        print()
 
     # cost: one week of ticks through the backtest loop vs the bare river loop
     cost_days = 1 if args.quick else 7  # quick mode: one day, figures recorded as such
@@ -355,6 +372,7 @@ def main(argv=None) -> int:
         "baseline_tuning": {"static_factor": static_factor, "zscore_k": z_k, "budget_per_week": args.budget},
         "held_out": {m: summary(o) for m, o in results["held-out"].items()},
         "tuning": {m: summary(o) for m, o in results["tuning"].items()},
+        "tiers": {label: {tier: o.summary() for tier, o in res.items()} for label, res in tier_results.items()},
         "cost": {"days": cost_days, "ticks": cost["ticks"], "scorer_fit_s": round(cost["fit_s"], 3), "scorer_loop_s": round(cost["run_s"], 3),
                       "bare_river_loop_s": round(floor, 3)},
     }
