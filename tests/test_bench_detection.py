@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from scripts.bench_detection import evaluate
+from scripts.detection_tiers import evaluate as tier_evaluate
 from scripts.scenarios import Event, Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,20 @@ def test_a_level_shift_may_alert_within_its_bound_only():
     assert o.false_episodes == 1 and o.shift_alert_ticks == [60]
 
 
+def test_tiers_score_in_seconds_and_time_a_false_episode():
+    # Rows 60 s apart; an anomaly from row 10 to 20 found at row 12; a false episode of 3 rows.
+    sc = Scenario(seed=0, rows=[{"timestamp": 60.0 * i} for i in range(200)], train_rows=0,
+                  events=[Event("spike", 10, 20), Event("drop", 150, 150)])
+    times = [60.0 * i for i in range(200)]
+    decisions = [1 if 12 <= i < 15 or 100 <= i < 103 else 0 for i in range(200)]
+    o = tier_evaluate(times, decisions, sc, [r["timestamp"] for r in sc.rows], shift_bound_seconds=0)
+    assert o.detected == {"spike": [True]} and o.delays_seconds == [120.0]
+    assert o.false_episodes == 1 and o.false_minutes == [3.0]
+    # The same decisions in compressed time, one second standing for 15: figures in the scenario's seconds.
+    scaled = tier_evaluate([t / 60 for t in times], decisions, sc, [i * 1.0 for i in range(200)], 0, scale=60.0)
+    assert scaled.delays_seconds == [120.0] and scaled.false_minutes == [3.0]
+
+
 @pytest.mark.slow
 def test_quick_mode_prints_a_table_and_one_json_line():
     proc = subprocess.run([sys.executable, "scripts/bench_detection.py", "--quick", "--jobs", "1"], cwd=ROOT,
@@ -47,3 +62,4 @@ def test_quick_mode_prints_a_table_and_one_json_line():
     assert set(result["held_out"]) == {"scorer", "static", "zscore", "original"}
     assert result["cost"]["ticks"] > 0
     assert any(line.startswith("== scorer (held-out)") for line in lines)
+    assert set(result["tiers"]["held-out"]) == {"15 s", "1 min", "5 min", "irregular", "flat"}

@@ -38,7 +38,8 @@ def test_docstring_examples_run(module):
 
 
 # The scripts are not installed; the demo's and the benchmarks' examples run from the checkout.
-SCRIPTS = ("scripts.demo", "scripts.stack", "scripts.bench_latency", "scripts.bench_detection", "scripts.scenarios",
+SCRIPTS = ("scripts.demo", "scripts.stack", "scripts.bench_latency", "scripts.bench_detection", "scripts.detection_tiers",
+           "scripts.scenarios",
            "scripts.load_shapes")
 
 
