@@ -89,7 +89,10 @@ def live(tmp_path_factory):
         prometheus.wait_for('ALERTS{alertname="VigilanteAnomalyDetected", alertstate="firing"}', bool, 60)
         prometheus.wait_for(f'min_over_time({m.DECISION}{{job="{CONFIG.scorer.job}"}}[4s])',
                             lambda r: r and single(r) == 1, 30, what="a few scrapes of decision 1")
-        yield {"prometheus": prometheus, "at": time.time() - SCRAPE, "scorer": scorer}
+        # The scorer's alert group evaluates every scorer_interval_seconds (5 s), not every
+        # second: the moment looked at is never before the firing alert's first sample.
+        fired = single(prometheus.query('timestamp(ALERTS{alertname="VigilanteAnomalyDetected", alertstate="firing"})'))
+        yield {"prometheus": prometheus, "at": max(time.time() - SCRAPE, fired), "scorer": scorer}
     finally:
         if scorer:
             scorer.stop()
