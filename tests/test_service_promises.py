@@ -8,6 +8,7 @@ scheduling is driven through its public ``run`` with a clock the test moves.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import threading
 import pytest
 import requests
 import yaml
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from vigilante.cli import main
 from vigilante.config import Config, load_config
@@ -183,3 +184,29 @@ def test_the_demo_exits_0_only_when_it_passed_and_says_why_it_failed(tmp_path, m
     monkeypatch.setattr(demo, "print_figures", lambda *args: None)
     assert demo.main(["--out", str(tmp_path)]) == code
     assert capsys.readouterr().err == "".join(f"FAILED: {f}\n" for f in summary["failures"])
+
+
+def test_no_score_or_threshold_is_exported_before_the_model_scores_and_never_a_nan(tmp_path):
+    class Steady:
+        queries = {"value": "vector(1)"}
+
+        def at(self, timestamp):
+            class Row:
+                values = {"value": 100.0}
+            return Row()
+
+        def between(self, start, end, step):
+            return []  # no history to bootstrap from
+
+    config = Config().replace("scorer", features=("value",), state_path=str(tmp_path / "state"))
+    metrics = ScorerMetrics(CollectorRegistry(), config.scorer.features)
+    service = ScorerService(config, Steady(), metrics)
+    exposition = lambda: generate_latest(metrics.registry).decode()  # noqa: E731
+    assert service.tick(1_000.0) == "not_warm"  # no state, no history, no CSV
+    samples = [line for line in exposition().splitlines() if not line.startswith("#")]
+    assert not [line for line in samples if line.startswith(("vigilante_anomaly_score ", "vigilante_anomaly_threshold "))]
+    service.detector = Detector.fit(small_config(), normal_rows(300))
+    assert service.tick(400 * 15.0) == "scored"
+    lines = [line for line in exposition().splitlines() if line.startswith(("vigilante_anomaly_score ",
+                                                                            "vigilante_anomaly_threshold "))]
+    assert len(lines) == 2 and all(math.isfinite(float(line.split()[1])) for line in lines)

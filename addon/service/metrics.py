@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily
 
 from vigilante import metric_names as names
 from vigilante.scorer import StepResult
@@ -17,6 +18,39 @@ TICK_RESULTS = ("scored", "gap", "prometheus_unavailable", "query_error", "not_w
 
 SKIP_REASONS = ("gap", "anomalous")
 """Why a scored tick was not learned (label ``reason``)."""
+
+
+class ScoredGauge:
+    """A gauge with no sample until the model gives it a value.
+
+    Before the first scored tick there is no score: a NaN would be plotted, compared and
+    alerted on as if it were one (``score > threshold`` is false, ``score != score`` true),
+    so the series is absent instead, as Prometheus expects of a value that does not exist.
+
+    >>> registry = CollectorRegistry()
+    >>> gauge = ScoredGauge("demo_score", "A score.", registry)
+    >>> registry.get_sample_value("demo_score") is None
+    True
+    >>> gauge.set(1.5); registry.get_sample_value("demo_score")
+    1.5
+    """
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry):
+        self.name, self.documentation = name, documentation
+        self.value: float | None = None
+        registry.register(self)
+
+    def set(self, value: float) -> None:
+        self.value = float(value)
+
+    def collect(self):
+        family = GaugeMetricFamily(self.name, self.documentation)
+        if self.value is not None:
+            family.add_metric([], self.value)
+        yield family
+
+    def describe(self):
+        return [GaugeMetricFamily(self.name, self.documentation)]
 
 
 def _counter_name(full: str) -> str:
@@ -29,9 +63,9 @@ class ScorerMetrics:
 
     def __init__(self, registry: CollectorRegistry, features: Sequence[str]):
         self.registry = registry
-        self.score = Gauge(names.SCORE, "Anomaly score of the last tick; above the threshold is anomalous.",
-                           registry=registry)
-        self.threshold = Gauge(names.THRESHOLD, "Score threshold calibrated on the training rows.", registry=registry)
+        self.score = ScoredGauge(names.SCORE, "Anomaly score of the last tick; above the threshold is anomalous.",
+                                 registry)
+        self.threshold = ScoredGauge(names.THRESHOLD, "Score threshold calibrated on the training rows.", registry)
         self.decision = Gauge(names.DECISION, "1 once the score stayed above the threshold for the hold ticks.",
                               registry=registry)
         self.warm = Gauge(names.MODEL_WARM, "1 when the model is trained and scoring.", registry=registry)
@@ -63,8 +97,6 @@ class ScorerMetrics:
         self.attributions = {feature: self.attribution.labels(feature) for feature in features}
         for gauge in self.feature_values.values():
             gauge.set(float("nan"))
-        self.score.set(float("nan"))
-        self.threshold.set(float("nan"))
 
     def observe_query(self, seconds: float, ok: bool) -> None:
         """Count one feature query (the :class:`~vigilante.feature_source.FeatureSource` observer)."""
