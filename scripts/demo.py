@@ -338,8 +338,15 @@ class Demo:
         job = self.stack.config.scorer.job
         decisions = self.stack.prometheus.query_range(
             f'{metric_names.DECISION}{{job="{job}"}} == 1', record["start"], record["end"], self.plan.interval_seconds)
-        firing = [a for a in self.alert_intervals(record["start"], record["end"])]
-        notes = [item for item in self.stack.webhook.snapshot() if record["start"] <= item["received_at"] <= record["end"]]
+        # Only what started in the phase is its own: an alert that fired before it (the scorer
+        # absent until it started) and resolves in it is not a steady phase alerting.
+        lookback = 600.0
+        firing = [a for a in self.alert_intervals(record["start"] - lookback, record["end"])
+                  if record["start"] <= a["start"] <= record["end"]]
+        notes = [item for item in self.stack.webhook.snapshot()
+                 if record["start"] <= item["received_at"] <= record["end"] and any(
+                     a.get("status") == "firing" and _parse_time(a["startsAt"]) >= record["start"]
+                     for a in (item["body"].get("alerts", []) if isinstance(item["body"], dict) else []))]
         if decisions or firing or notes:
             self.false_alerts.append({"phase": record["name"], "decision_ticks": sum(len(s["values"]) for s in decisions),
                                       "alerts": firing, "notifications": len(notes)})
