@@ -68,13 +68,15 @@ def alertmanager_config(config: Config) -> dict:
                         {
                             # The scorer's decision has already held for hold_seconds: it is sent
                             # at once (group_wait 0), since any wait adds straight to onset-to-
-                            # notification (scripts/bench_latency.py). A minute between updates
-                            # of the group, not five: the end of an anomaly (its resolved
-                            # notification) is news as much as its start.
+                            # notification (scripts/bench_latency.py). Its group outlives an
+                            # incident by up to Alertmanager's 30 s clean-up, so the next incident
+                            # joins it and waits for group_interval: 10 s, not 5 minutes, and the
+                            # end of an anomaly (its resolved notification) is news as quickly.
+                            # The alert cannot flap faster: it looks at 20 s of the decision.
                             "matchers": ['alertname="VigilanteAnomalyDetected"'],
                             "receiver": names["ticket"],
                             "group_wait": "0s",
-                            "group_interval": "1m",
+                            "group_interval": "10s",
                         },
                         {"matchers": ['severity=~"warning|info"'], "receiver": names["ticket"]},
                     ],

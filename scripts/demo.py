@@ -66,7 +66,7 @@ class DemoPlan:
     recovery_seconds: float = 180.0
     """After each incident, steady traffic until the anomaly alert's resolved notification arrives, at most
     this long: the 1-minute rates settle, the decision drops, the alert resolves and the anomaly route's
-    group_interval (1 minute) sends the resolution."""
+    group_interval (10 s) sends the resolution."""
     route_overrides: tuple[tuple[str, str], ...] = ()
     """Alertmanager root-route changes (tests only; the demo keeps the example routing)."""
 
@@ -160,28 +160,33 @@ class Demo:
         self.phase("steady", p.steady_seconds, p.steady_users, None, "scored steady traffic: must not alert",
                    steady=True)
         self.spike()
-        self.recover("recovery after the spike")
+        self.recover("recovery after the spike", self.incident)
         if p.slowdown_seconds:
             self.phase("slowdown", p.slowdown_seconds, p.steady_users,
                        {"added_latency_seconds": p.slowdown_latency_seconds},
                        f"every request {p.slowdown_latency_seconds * 1000:.0f} ms slower, same traffic",
                        watch=self.slowdown)
-            self.recover("recovery after the slowdown")
+            self.recover("recovery after the slowdown", self.slowdown)
         write_control(self.control, 0, stop=True)
 
-    def recover(self, name: str) -> None:
-        """Steady traffic after an incident until the anomaly alert's resolved notification (or the deadline)."""
+    def recover(self, name: str, watch: dict[str, Any]) -> None:
+        """Steady traffic after an incident until the anomaly alert's resolved notification (or the deadline).
+
+        The incident is still watched: a notification that comes after its fault cleared is
+        late, not missing."""
         if not self.plan.recovery_seconds:
             return
         cleared = self.phases[-1]["end"]
+        onset = self.phases[-1]["start"]
         self.phase(name, self.plan.recovery_seconds, self.plan.steady_users, None,
                    "faults cleared, steady traffic, until the anomaly alert's resolved notification",
+                   watch=watch, watch_onset=onset,
                    until=lambda: self.resolved_notification(cleared, math.inf) is not None)
         resolved = self.resolved_notification(cleared, math.inf)
         self.say(f"   resolved notification {'received ' + format(resolved - cleared, '.1f') + ' s after the faults cleared' if resolved else 'not received in time'}")
 
     def phase(self, name: str, duration: float, users: int, fault: dict[str, float] | None, what: str,
-              steady: bool = False, watch: dict[str, Any] | None = None,
+              steady: bool = False, watch: dict[str, Any] | None = None, watch_onset: float | None = None,
               until: Callable[[], bool] | None = None) -> dict[str, Any]:
         """Run ``users`` (and ``fault``) for ``duration`` seconds, or until ``until()`` holds; print progress."""
         self.say(f"\n== {name}: {what} ({users} users{_fault_text(fault)}, up to {duration:.0f} s)")
@@ -195,7 +200,7 @@ class Demo:
             while time.time() < deadline:
                 self.check_alive()
                 if watch is not None:
-                    self.watch_detection(watch, record["start"])
+                    self.watch_detection(watch, record["start"] if watch_onset is None else watch_onset)
                 if until is not None and until():
                     break
                 if time.time() - last_print >= 10:
