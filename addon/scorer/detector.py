@@ -10,7 +10,8 @@ One tick goes through the same steps, live or replayed:
    and each is mapped into [0, 1] by limits learned on the training rows, with headroom;
 3. river's Half-Space Trees score it, one model per feature (or one joint model); each
    model's score becomes "times less mass than the rarest training ticks" and the
-   maximum over the models is the score;
+   maximum over the models is the score; the threshold is a high quantile of training
+   scores from trees that did not learn those rows, widened when there are few of them;
 4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``,
    or at once when it is ``at_once_ratio`` times the threshold or more;
 5. the learning policy: a tick with a missing value (a gap) or above the threshold is not

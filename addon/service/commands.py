@@ -88,8 +88,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from vigilante.service.http import HttpServer, endpoints
     from vigilante.service.loop import ScorerService
-    from vigilante.service.phase import MARGIN_SECONDS, RulePhase, rule_phase
     from vigilante.service.metrics import ScorerMetrics
+    from vigilante.service.phase import MARGIN_SECONDS, RulePhase, rule_phase
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(args.config)

@@ -232,7 +232,7 @@ class ScorerService:
         return True
 
     def run(self, stop: threading.Event) -> None:
-        """Tick at every multiple of the tick interval until ``stop`` is set, then save.
+        """Tick once per tick interval until ``stop`` is set, then save.
 
         Ticks are scheduled on the wall clock (not "sleep one interval after the last
         tick"), so slow ticks do not push later ones; ticks missed while the process was
