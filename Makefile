@@ -32,7 +32,7 @@ test: setup  ## the whole test suite, slow end-to-end tests included
 test-fast: setup  ## the tests that start no more than one real service
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-demo: setup  ## local stack, traffic, an incident, the alert; results under out/demo/ (about 8 minutes)
+demo: setup  ## local stack, traffic, an incident, the alert; results under out/demo/ (about 10 minutes)
 	$(BIN)/python -m scripts.demo
 
 stack: setup  ## the local stack until Ctrl-C (STACK_ARGS='--load steady --interval 2' for traffic, fast ticks)
