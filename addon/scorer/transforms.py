@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Sequence
 
 import numpy as np
@@ -49,11 +50,8 @@ def quantum(values: np.ndarray) -> float:
     x = abs(float(distinct[0])) if distinct.size else 0.0
     if x == 0.0:
         return 0.0
-    digits = f"{x:.12g}"
-    if "e" in digits:
-        mantissa, exponent = digits.split("e")
-        return 10.0 ** (int(exponent) - len(mantissa.split(".")[1]) if "." in mantissa else int(exponent))
-    return 10.0 ** -len(digits.split(".")[1]) if "." in digits else 1.0
+    # 12 significant digits drop the binary noise of a float (0.1 + 0.2); whole numbers count in ones.
+    return 10.0 ** min(Decimal(f"{x:.12g}").normalize().as_tuple().exponent, 0)
 
 
 @dataclass(frozen=True)
