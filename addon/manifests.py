@@ -37,7 +37,7 @@ from vigilante.config import Config, ConfigError
 from vigilante.generate import Target
 from vigilante.scrape_config import (KUBE_STATE_METRICS_POD_SELECTOR, KUBE_STATE_METRICS_PORT, SCORER_METRICS_PORT,
                                      SCORER_POD_SELECTOR, kubernetes_scrape_configs, prometheus_config,
-                                     prometheus_duration)
+                                     prometheus_duration, scrape_timeout)
 
 SOURCE = "addon/manifests.py"
 LOOPBACK_ADDRESSES = ("127.0.0.1", "localhost", "::1")
@@ -449,7 +449,7 @@ def service_monitors(config: Config) -> list[dict[str, Any]]:
                              "labels": {**version_labels(), "release": k.release}},
                 "spec": {"selector": {"matchLabels": selector}, "namespaceSelector": {"matchNames": [namespace]},
                          "endpoints": [{"port": port, "path": "/metrics", "interval": prometheus_duration(interval),
-                                        "scrapeTimeout": prometheus_duration(min(interval, 10.0)),
+                                        "scrapeTimeout": scrape_timeout(interval),
                                         "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": job}]}]}}
 
     return [

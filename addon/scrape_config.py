@@ -83,8 +83,17 @@ def scorer_scrape_interval(config: Config) -> dict[str, str]:
     >>> scorer_scrape_interval(Config())
     {'scrape_interval': '5s', 'scrape_timeout': '5s'}
     """
-    interval = prometheus_duration(config.prometheus.scorer_interval_seconds)
-    return {"scrape_interval": interval, "scrape_timeout": prometheus_duration(min(config.prometheus.scorer_interval_seconds, 10.0))}
+    interval = config.prometheus.scorer_interval_seconds
+    return {"scrape_interval": prometheus_duration(interval), "scrape_timeout": scrape_timeout(interval)}
+
+
+def scrape_timeout(interval_seconds: float) -> str:
+    """Prometheus' default scrape timeout (10 s), shortened to a shorter interval: it must not exceed it.
+
+    >>> scrape_timeout(5), scrape_timeout(15)
+    ('5s', '10s')
+    """
+    return prometheus_duration(min(interval_seconds, 10.0))
 
 
 def pod_relabel_configs(pod_selector: str, port_name: str) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ from typing import Any
 from vigilante.config import Config, load_config
 from vigilante.rules.alertmanager import alertmanager_config
 from vigilante.scorer.timing import TickScale
-from vigilante.service.phase import MARGIN_SECONDS
+from vigilante.service.phase import margin_for
 
 HOPS = ("first_score_above_threshold", "alert_firing", "notification")
 
@@ -64,10 +64,10 @@ class Chain:
         route = next(r for r in alertmanager_config(config)["route"]["routes"][0]["routes"]
                      if 'alertname="VigilanteAnomalyDetected"' in r["matchers"])
         return cls(scrape=p.scrape_interval_seconds, evaluation=p.evaluation_interval_seconds, tick=s.tick_seconds,
-                   phase_margin=min(MARGIN_SECONDS, s.tick_seconds / 4) if config.service.phase_lock else None,
+                   phase_margin=margin_for(s.tick_seconds) if config.service.phase_lock else None,
                    hold_ticks=TickScale.of(s, s.tick_seconds).hold_ticks, at_once=at_once and s.at_once_ratio > 0,
                    scorer_scrape=p.scorer_interval_seconds, alert_evaluation=p.scorer_interval_seconds,
-                   alert_for=0.0, group_wait=_seconds(route["group_wait"]), signal_scrapes=signal_scrapes)
+                   alert_for=0.0, group_wait=seconds(route["group_wait"]), signal_scrapes=signal_scrapes)
 
 
 def before_issue_15(chain: Chain) -> Chain:
@@ -76,10 +76,17 @@ def before_issue_15(chain: Chain) -> Chain:
                    alert_evaluation=chain.evaluation, group_wait=10.0)
 
 
-def _seconds(text: str) -> float:
+def seconds(duration: str) -> float:
+    """An Alertmanager or Prometheus duration (``0s``, ``10s``, ``1m``, ``500ms``) in seconds.
+
+    >>> seconds("0s"), seconds("1m"), seconds("500ms")
+    (0.0, 60.0, 0.5)
+    """
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    number = text.rstrip("smh")
-    return float(number) * units[text[len(number):]]
+    for unit in ("ms", "s", "m", "h"):
+        if duration.endswith(unit):
+            return float(duration[: -len(unit)]) * units[unit]
+    return float(duration)
 
 
 def _next(at: float, phase: float, period: float) -> float:

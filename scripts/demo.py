@@ -35,7 +35,7 @@ import yaml
 
 from vigilante import metric_names
 from vigilante.config import Config
-from scripts.bench_latency import Chain, floor
+from scripts.bench_latency import Chain, floor, seconds
 from scripts.load_shapes import STEADY_USERS, write_control
 from scripts.stack import REPO_ROOT, RULE_FILES, LocalStack, StackError, changed_from_defaults, interval_overrides
 
@@ -117,14 +117,6 @@ def route_for(routing: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]
             return inherited
         inherited = {**inherited, **{k: v for k, v in child.items() if k not in ("routes", "matchers")}}
         node = child
-
-
-def seconds(duration: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for unit in ("ms", "s", "m", "h"):
-        if duration.endswith(unit):
-            return float(duration[: -len(unit)]) * units[unit]
-    return float(duration)
 
 
 # --- the run -------------------------------------------------------------------------------

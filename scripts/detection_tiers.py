@@ -33,9 +33,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vigilante.config import ScorerConfig
+from vigilante.config import Config, ScorerConfig
 from vigilante.scorer import Detector
 from vigilante.scorer.series import clock_order
+from vigilante.service.commands import compress_time
 from scripts.scenarios import TICK_SECONDS, Event, Scenario
 
 GRACE_SECONDS = 120.0
@@ -115,11 +116,8 @@ def flat(sc: Scenario) -> Scenario:
 
 def compressed(cfg: ScorerConfig, factor: float = COMPRESSION) -> ScorerConfig:
     """Every scorer duration ``factor`` times shorter, as ``vigilante serve --tick-seconds``."""
-    return replace(cfg, tick_seconds=cfg.tick_seconds / factor, hold_seconds=cfg.hold_seconds / factor,
-                   relearn_after_seconds=cfg.relearn_after_seconds / factor,
-                   baseline_half_life_seconds=cfg.baseline_half_life_seconds / factor,
-                   trend_half_life_seconds=cfg.trend_half_life_seconds / factor,
-                   context_half_lives_seconds=tuple(h / factor for h in cfg.context_half_lives_seconds))
+    config, _ = compress_time(replace(Config(), scorer=cfg), cfg.tick_seconds / factor)
+    return config.scorer
 
 
 def decisions(cfg: ScorerConfig, rows: list[dict], train_rows: int, features) -> tuple[list[float], list[int]]:

@@ -89,7 +89,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from vigilante.service.http import HttpServer, endpoints
     from vigilante.service.loop import ScorerService
     from vigilante.service.metrics import ScorerMetrics
-    from vigilante.service.phase import MARGIN_SECONDS, RulePhase, rule_phase
+    from vigilante.service.phase import RulePhase, rule_phase
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(args.config)
@@ -107,7 +107,7 @@ def run_serve(args: argparse.Namespace) -> int:
     tick = config.scorer.tick_seconds
 
     def phase() -> RulePhase | None:
-        return rule_phase(source.api.rule_groups(), list(source.queries.values()), tick, min(MARGIN_SECONDS, tick / 4))
+        return rule_phase(source.api.rule_groups(), list(source.queries.values()), tick)
 
     service = ScorerService(config, source, metrics, phase=phase)
 

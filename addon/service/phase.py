@@ -33,6 +33,15 @@ MARGIN_SECONDS = 1.0
 committed by then, and a clock a little off between the two hosts does not matter."""
 
 
+def margin_for(tick_seconds: float) -> float:
+    """The margin at a tick interval: :data:`MARGIN_SECONDS`, at most a quarter tick (compressed time).
+
+    >>> margin_for(15.0), margin_for(1.0)
+    (1.0, 0.25)
+    """
+    return min(MARGIN_SECONDS, tick_seconds / 4)
+
+
 @dataclass(frozen=True)
 class RulePhase:
     """The group whose rules the feature queries read, and the tick's offset in the tick interval."""
@@ -42,8 +51,9 @@ class RulePhase:
 
 
 def rule_phase(groups: Iterable[dict[str, Any]], queries: Sequence[str], tick_seconds: float,
-               margin_seconds: float = MARGIN_SECONDS) -> RulePhase | None:
-    """The tick phase ``margin_seconds`` after the group that records most of the queries' series.
+               margin_seconds: float | None = None) -> RulePhase | None:
+    """The tick phase ``margin_seconds`` (default :func:`margin_for` the tick) after the group
+    that records most of the queries' series.
 
     ``groups`` are the ``data.groups`` of Prometheus' ``/api/v1/rules``. None when no group
     records a series the queries name (they read raw series: no phase is better than another)
@@ -62,6 +72,8 @@ def rule_phase(groups: Iterable[dict[str, Any]], queries: Sequence[str], tick_se
         return None
     duration = best.get("evaluationTime")
     duration = float(duration) if isinstance(duration, (int, float)) and math.isfinite(duration) else 0.0
+    if margin_seconds is None:
+        margin_seconds = margin_for(tick_seconds)
     return RulePhase(str(best.get("name")), round((evaluated + duration + margin_seconds) % tick_seconds, 3))
 
 
