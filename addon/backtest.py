@@ -41,11 +41,13 @@ def _load(args: argparse.Namespace):
 
 
 def _fit(cfg, records):
+    from vigilante.rules.recording import histogram_buckets
     from vigilante.scorer import Detector, TrainingError
     from vigilante.scorer.series import in_clock_order
 
     try:
-        return Detector.fit(cfg.scorer, [(ts, values) for ts, _, values in in_clock_order(records)])
+        return Detector.fit(cfg.scorer, [(ts, values) for ts, _, values in in_clock_order(records)],
+                            histogram_buckets(cfg))
     except TrainingError as exc:
         raise UserError(f"cannot train: {exc}") from None
 

@@ -251,6 +251,24 @@ def recording_groups(config: Config) -> list[RuleGroup]:
     ]
 
 
+QUANTILE_FEATURES = ("latency_p50_seconds", "latency_p95_seconds", "latency_p99_seconds")
+"""The default features that ``histogram_quantile`` estimates from the app's latency buckets."""
+
+
+def histogram_buckets(config: Config) -> dict[str, tuple[float, ...]]:
+    """The bucket upper bounds behind each scorer feature that is a default latency quantile.
+
+    A feature whose query ``service.queries`` replaces is not assumed to be one.
+
+    >>> from vigilante.config import load_config
+    >>> config = load_config(env={})
+    >>> sorted(histogram_buckets(config)), histogram_buckets(config)["latency_p95_seconds"][:3]
+    (['latency_p50_seconds', 'latency_p95_seconds'], (0.005, 0.01, 0.025))
+    """
+    return {f: config.app.latency_buckets for f in QUANTILE_FEATURES
+            if f in config.scorer.features and f not in config.service.queries}
+
+
 def feature_queries(config: Config) -> dict[str, str]:
     """PromQL for each default scorer feature, reading the 1m recorded series.
 

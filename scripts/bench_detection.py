@@ -50,6 +50,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from vigilante.config import load_config  # noqa: E402
+from vigilante.rules.recording import histogram_buckets  # noqa: E402
 from vigilante.scorer import Detector  # noqa: E402
 from vigilante.scorer.timing import TickScale  # noqa: E402
 from scripts.detection_tiers import TierOutcome, run_tiers  # noqa: E402
@@ -145,10 +146,10 @@ def _rows(scenario: Scenario, features=FEATURES):
     return [(r["timestamp"], {f: r[f] for f in features}) for r in scenario.rows]
 
 
-def run_scorer(scenario: Scenario, cfg) -> tuple[np.ndarray, dict]:
+def run_scorer(scenario: Scenario, cfg, buckets) -> tuple[np.ndarray, dict]:
     rows = _rows(scenario, cfg.features)
     t0 = time.perf_counter()
-    detector = Detector.fit(cfg, rows[: scenario.train_rows])
+    detector = Detector.fit(cfg, rows[: scenario.train_rows], buckets)
     t1 = time.perf_counter()
     decisions = np.array([detector.step(t, v, explain=False).decision for t, v in rows[scenario.train_rows :]])
     t2 = time.perf_counter()
@@ -246,16 +247,16 @@ def bare_river_loop(scenario: Scenario, n_features: int = 5) -> float:
 METHODS = ("scorer", "static", "zscore", "original")
 
 
-def _run_seed(seed, days, per_kind, quick, cfg, static_factor, z_k, shift_bound) -> dict[str, Outcome]:
+def _run_seed(seed, days, per_kind, quick, cfg, buckets, static_factor, z_k, shift_bound) -> dict[str, Outcome]:
     sc = _make(seed, days, per_kind, quick)
-    dec, _ = run_scorer(sc, cfg)
+    dec, _ = run_scorer(sc, cfg, buckets)
     out = {
         "scorer": evaluate(dec, sc, shift_bound),
         "static": evaluate(_hold(static_scores(sc) > static_factor, ticks(cfg).hold_ticks), sc, shift_bound),
         "zscore": evaluate(_hold(zscore_scores(sc) > z_k, ticks(cfg).hold_ticks), sc, shift_bound),
         "original": evaluate(run_original(sc), sc, shift_bound),
     }
-    tiers = run_tiers(sc, cfg, FEATURES, shift_bound * TICK_SECONDS)
+    tiers = run_tiers(sc, cfg, buckets, FEATURES, shift_bound * TICK_SECONDS)
     print(f"# seed {seed} done", file=sys.stderr, flush=True)
     return out, tiers
 
@@ -313,7 +314,10 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="seeds run in parallel (default: CPUs)")
     args = p.parse_args(argv)
 
-    cfg = load_config(args.config, env={}).scorer
+    config = load_config(args.config, env={})
+    cfg = config.scorer
+    # the generated latencies stand for histogram_quantile over the configured buckets
+    buckets = histogram_buckets(config)
     days = args.days or (2 if args.quick else 8)
     tuning = TUNING_SEEDS[:1] if args.quick else TUNING_SEEDS
     held = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else (HELD_OUT_SEEDS[:1] if args.quick else HELD_OUT_SEEDS)
@@ -332,7 +336,7 @@ def main(argv=None) -> int:
     print(f"# baselines tuned on seeds {list(tuning)}: static factor {static_factor}, zscore k {z_k}", file=sys.stderr)
 
     jobs = [(label, seed) for label, seeds in (("tuning", tuning), ("held-out", held)) for seed in seeds]
-    work = [(seed, days, per_kind, args.quick, cfg, static_factor, z_k, shift_bound) for _, seed in jobs]
+    work = [(seed, days, per_kind, args.quick, cfg, buckets, static_factor, z_k, shift_bound) for _, seed in jobs]
     with multiprocessing.Pool(min(args.jobs, len(work))) as pool:
         outcomes = pool.starmap(_run_seed, work)
     results: dict[str, dict[str, Outcome]] = {label: {m: Outcome() for m in METHODS} for label in ("tuning", "held-out")}
@@ -358,7 +362,7 @@ def main(argv=None) -> int:
     cost_days = 1 if args.quick else 7  # quick mode: one day, figures recorded as such
     week = generate(held[0], days=cost_days + 1, anomalies_per_kind=per_kind)
     week.rows = week.rows[: week.train_rows + cost_days * TICKS_PER_DAY]
-    _, cost = run_scorer(week, cfg)
+    _, cost = run_scorer(week, cfg, buckets)
     floor = bare_river_loop(type(week)(week.seed, week.rows[week.train_rows :], 0, []))
     print(f"cost: {cost_days} day(s) ({cost['ticks']} ticks): scorer fit {cost['fit_s']:.2f} s, loop {cost['run_s']:.2f} s "
           f"({1e6 * cost['run_s'] / cost['ticks']:.0f} us/tick); bare river HST (default 10 trees, h=8) loop {floor:.2f} s "

@@ -120,10 +120,10 @@ def compressed(cfg: ScorerConfig, factor: float = COMPRESSION) -> ScorerConfig:
     return config.scorer
 
 
-def decisions(cfg: ScorerConfig, rows: list[dict], train_rows: int, features) -> tuple[list[float], list[int]]:
+def decisions(cfg: ScorerConfig, buckets, rows: list[dict], train_rows: int, features) -> tuple[list[float], list[int]]:
     """Fit on the training rows, then step the rest the clock agrees with; (timestamps, decisions)."""
     records = [(r["timestamp"], "", {f: r[f] for f in features}) for r in rows]
-    detector = Detector.fit(cfg, [(t, v) for t, _, v in records[:train_rows]])
+    detector = Detector.fit(cfg, [(t, v) for t, _, v in records[:train_rows]], buckets)
     rest = records[train_rows:]
     times, out = [], []
     for (t, _, v), reason in zip(rest, clock_order([records[train_rows - 1]] + rest)[1:]):
@@ -174,18 +174,18 @@ def evaluate(times: list[float], dec: list[int], sc: Scenario, clock: list[float
     return out
 
 
-def run_tiers(sc: Scenario, cfg: ScorerConfig, features, shift_bound_seconds: float) -> dict[str, TierOutcome]:
-    """Every tier of one scenario."""
+def run_tiers(sc: Scenario, cfg: ScorerConfig, buckets, features, shift_bound_seconds: float) -> dict[str, TierOutcome]:
+    """Every tier of one scenario (``buckets``: as for :meth:`Detector.fit`)."""
     out = {}
     for name, every in (("15 s", 1), ("1 min", 4), ("5 min", 20)):
         coarse = resample(sc, every)
-        times, dec = decisions(cfg, coarse.rows, coarse.train_rows, features)
+        times, dec = decisions(cfg, buckets, coarse.rows, coarse.train_rows, features)
         out[name] = evaluate(times, dec, coarse, [r["timestamp"] for r in coarse.rows], shift_bound_seconds)
     rows, train = irregular(sc, sc.seed)
-    times, dec = decisions(cfg, rows, train, features)
+    times, dec = decisions(cfg, buckets, rows, train, features)
     out["irregular"] = evaluate(times, dec, sc, [r["timestamp"] for r in sc.rows], shift_bound_seconds)
     fl = flat(sc)
-    times, dec = decisions(compressed(cfg), fl.rows, fl.train_rows, features)
+    times, dec = decisions(compressed(cfg), buckets, fl.rows, fl.train_rows, features)
     out["flat"] = evaluate(times, dec, fl, [r["timestamp"] for r in fl.rows], shift_bound_seconds, scale=TICK_SECONDS)
     return out
 

@@ -57,3 +57,27 @@ def test_one_spike_in_training_does_not_squash_normal_values_thanks_to_the_quant
 def test_a_constant_feature_gets_a_unit_width():
     lim = Limits.fit([3.0] * 50, quantile=0.999, headroom=1.0)
     assert lim.lo < 3.0 < lim.hi
+
+
+def test_a_feature_that_moved_less_than_its_noise_gets_the_least_width_not_its_own_spread():
+    # In noise units: a latency that wandered +-0.1 in training (its floor is 1) must not put
+    # a wobble of 1 at the edge of [0, 1].
+    narrow = Limits.fit([-0.1, 0.0, 0.1], quantile=1.0, headroom=2.0, min_width=0.0)
+    floored = Limits.fit([-0.1, 0.0, 0.1], quantile=1.0, headroom=2.0, min_width=4.0)
+    assert narrow.apply(1.0) == 1.0
+    assert 0.5 < floored.apply(1.0) < 0.6
+    wide = [float(v) for v in range(-5, 6)]
+    assert Limits.fit(wide, 1.0, 2.0, min_width=4.0) == Limits.fit(wide, 1.0, 2.0)  # wider than the least: as is
+
+
+def test_a_quantile_inside_a_histogram_bucket_has_a_share_of_the_bucket_as_noise():
+    values = [0.0080, 0.0081, 0.0082, 0.0083]  # a p95 inside the 5-10 ms bucket
+    t = FeatureTransform.fit("latency_p95_seconds", values)
+    buckets = (0.005, 0.01, 0.025)
+    floor = t.noise_floor("latency_p95_seconds", values, buckets)
+    assert floor > 2 * t.noise_floor("latency_p95_seconds", values)
+    assert t.apply(0.00815 + 0.0005) - t.apply(0.00815) < floor  # half a millisecond: noise
+    assert t.apply(0.02) - t.apply(0.00815) > 5 * floor  # two buckets up: far beyond it
+    # above the last bound histogram_quantile answers that bound: nothing to add
+    assert t.noise_floor("latency_p95_seconds", values, (0.001,)) == t.noise_floor("latency_p95_seconds", values)
+

@@ -66,7 +66,10 @@ from vigilante.scorer.timing import TickScale, observed_spacing
 from vigilante.scorer.transforms import FeatureTransform, Limits
 
 MIN_TRAIN_ROWS = 60
-MIN_LIMIT_WIDTH = 6.0  # noise units (+-3 sigma): the limits of a derived feature that never moved in training
+# The least training range of a derived feature, in noise units (+-2 sigma) before headroom: a
+# feature that moved less than its noise floor in training still takes a wobble of one noise unit
+# as normal. (6 let a 30 % step on 5-minute rows score below the threshold.)
+MIN_LIMIT_WIDTH = 4.0
 STEADY_TICKS = 20  # ticks whose spread tells whether a lasting shift has settled
 HELD_OUT_FOLDS = 2  # the threshold is calibrated on scores of rows the scoring models did not learn
 STEADY_SPREAD = 3.0  # "steady": the spread of those ticks is within this many noise units
@@ -135,12 +138,16 @@ class Detector:
     # --- fitting ----------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, config: ScorerConfig, rows: Sequence[Row]) -> "Detector":
+    def fit(cls, config: ScorerConfig, rows: Sequence[Row],
+            buckets: Mapping[str, Sequence[float]] | None = None) -> "Detector":
         """Learn transforms, baselines, limits, the models and the threshold from normal rows.
 
         Rows with a missing value are left out of the training. The window of every model
         is the number of complete training rows unless ``config.window_size`` says
-        otherwise, and every model is warmed on all of them.
+        otherwise, and every model is warmed on all of them. ``buckets`` gives, for a
+        feature that is a quantile estimated from a histogram, the histogram's bucket upper
+        bounds (see ``vigilante.rules.recording.histogram_buckets``): a move well inside
+        one bucket is then noise.
         """
         rows = list(rows)
         # The series' own tick: every window configured in seconds is counted in it.
@@ -157,14 +164,16 @@ class Detector:
         # Baselines: one pass to measure how far a normal tick strays from its prediction,
         # a second one, from the same start, the way step() will see the rows.
         deviations = {f: np.empty(len(complete)) for f in self.features}
+        floor_share = {}
         for f in self.features:
             b = self._warm_baseline(ys[f])
             for i, value in enumerate(ys[f]):
                 deviations[f][i] = value - b.predict()
                 b.update(value)
             mad = float(np.median(np.abs(deviations[f] - np.median(deviations[f])))) * 1.4826
-            floor = self.transforms[f].noise_floor(f, values[f])
+            floor = self.transforms[f].noise_floor(f, values[f], (buckets or {}).get(f, ()))
             self.noise[f] = max(mad, 0.1 * float(deviations[f].std()), floor, 1e-9)
+            floor_share[f] = floor / self.noise[f]
             self.baselines[f] = self._warm_baseline(ys[f])
         derived_rows = []
         for i in range(len(complete)):
@@ -175,9 +184,13 @@ class Detector:
                 self.recent[f].append(value)
 
         names = [n for f in self.features for n in self.derived_names(f)]
-        for n in names:
-            self.limits[n] = Limits.fit([d[n] for d in derived_rows], config.limit_quantile, config.headroom,
-                                        min_width=MIN_LIMIT_WIDTH)
+        for f in self.features:
+            for n, a in zip(self.derived_names(f), self._alphas):
+                # The least range: the spread of an exponential average of unit noise,
+                # sqrt(a / (2 - a)), or the noise floor, which a lasting offset may sit at too.
+                spread = max(math.sqrt(a / (2 - a)), floor_share[f])
+                self.limits[n] = Limits.fit([d[n] for d in derived_rows], config.limit_quantile, config.headroom,
+                                            min_width=MIN_LIMIT_WIDTH * spread)
         unit_rows = [self._to_unit(d) for d in derived_rows]
 
         if config.model_layout == "joint":

@@ -13,6 +13,7 @@ from pathlib import Path
 from vigilante.config import Config
 from vigilante.feature_source import FeatureSource
 from vigilante.prometheus_api import PrometheusError
+from vigilante.rules.recording import histogram_buckets
 from vigilante.scorer import Detector, ScorerError, StateError, TrainingError
 
 
@@ -75,7 +76,7 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
     rows = features.between(end - config.service.bootstrap_hours * 3600, end, step)
     complete = [r for r in rows if r.complete]
     try:
-        detector = Detector.fit(config.scorer, [(r.timestamp, r.values) for r in rows])
+        detector = Detector.fit(config.scorer, [(r.timestamp, r.values) for r in rows], histogram_buckets(config))
     except TrainingError as exc:
         held = (complete[-1].timestamp - complete[0].timestamp) / 3600 if complete else 0.0
         raise TrainingError(
@@ -89,4 +90,4 @@ def train_from_csv(config: Config, path: Path) -> Detector:
     from vigilante.scorer.series import in_clock_order, read_series
 
     records = in_clock_order(read_series(path, config.scorer.features))
-    return Detector.fit(config.scorer, [(ts, values) for ts, _, values in records])
+    return Detector.fit(config.scorer, [(ts, values) for ts, _, values in records], histogram_buckets(config))
