@@ -28,7 +28,8 @@ bound, twice ``relearn_after_seconds`` + ``hold_seconds`` + 8 ticks, after onset
 Then the scorer alone on tiers of the same scenarios (scripts/detection_tiers.py): rows 1 and 5
 minutes apart, irregular rows (gaps, repeats, a row from the past), and a flat app trained
 on 3 minutes, in seconds: recall, lowest kind, median delay, false episodes a week and the
-longest false episode.
+longest false episode; and on the runs recorded from the real stack under
+tests/fixtures/recorded/ (scripts/record_series.py).
 
 Prints a table per method and set, the tier tables, then one JSON line.
 """
@@ -53,7 +54,7 @@ from vigilante.config import load_config  # noqa: E402
 from vigilante.rules.recording import histogram_buckets  # noqa: E402
 from vigilante.scorer import Detector  # noqa: E402
 from vigilante.scorer.timing import TickScale  # noqa: E402
-from scripts.detection_tiers import TierOutcome, run_tiers  # noqa: E402
+from scripts.detection_tiers import TierOutcome, run_recorded, run_tiers  # noqa: E402
 from scripts.detection_tiers import table as tier_table  # noqa: E402
 from scripts.scenarios import (ANOMALY_KINDS, FEATURES, NORMAL_KINDS, TICK_SECONDS, TICKS_PER_DAY, Scenario,  # noqa: E402
                                generate)
@@ -358,6 +359,12 @@ def main(argv=None) -> int:
         print("\n".join(tier_table(res)))
         print()
 
+    # recorded from the real stack: labelled runs of scripts/record_series.py, nobody tuned on them
+    recorded = run_recorded(cfg, buckets, FEATURES, shift_bound * TICK_SECONDS)
+    print("######## scorer on series recorded from the real stack (tests/fixtures/recorded/), seconds")
+    print("\n".join(tier_table({"recorded": recorded})))
+    print()
+
     # cost: one week of ticks through the backtest loop vs the bare river loop
     cost_days = 1 if args.quick else 7  # quick mode: one day, figures recorded as such
     week = generate(held[0], days=cost_days + 1, anomalies_per_kind=per_kind)
@@ -377,6 +384,7 @@ def main(argv=None) -> int:
         "held_out": {m: summary(o) for m, o in results["held-out"].items()},
         "tuning": {m: summary(o) for m, o in results["tuning"].items()},
         "tiers": {label: {tier: o.summary() for tier, o in res.items()} for label, res in tier_results.items()},
+        "recorded": recorded.summary(),
         "cost": {"days": cost_days, "ticks": cost["ticks"], "scorer_fit_s": round(cost["fit_s"], 3), "scorer_loop_s": round(cost["run_s"], 3),
                       "bare_river_loop_s": round(floor, 3)},
     }

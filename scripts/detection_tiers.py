@@ -10,7 +10,9 @@ series nobody tuned for, scored in seconds, not ticks.
   interpolated inside it, nearly constant, so latency anomalies cannot show), trained on 3
   minutes in compressed time: rows 1 s apart and every scorer window 15 times shorter, so 180
   training rows stand for 45 minutes of 15 s ticks. False episodes are per week of those
-  15 s ticks.
+  15 s ticks;
+- ``recorded`` (run once, not per seed): the labelled runs of ``scripts/record_series.py``
+  under ``tests/fixtures/recorded/``, what Prometheus recorded from the real stack.
 
 Per tier: recall, the lowest recall of a kind, the median delay from onset to the first
 decision 1 in seconds, false alert episodes per week, and the longest false episode in
@@ -26,16 +28,19 @@ after its end (the 1-minute rates' tail).
 
 from __future__ import annotations
 
+import bisect
+import json
 import math
 import random
 import statistics
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from vigilante.config import Config, ScorerConfig
 from vigilante.scorer import Detector
-from vigilante.scorer.series import clock_order
+from vigilante.scorer.series import clock_order, read_series
 from vigilante.service.commands import compress_time
 from scripts.scenarios import TICK_SECONDS, Event, Scenario
 
@@ -188,6 +193,32 @@ def run_tiers(sc: Scenario, cfg: ScorerConfig, buckets, features, shift_bound_se
     times, dec = decisions(compressed(cfg), buckets, fl.rows, fl.train_rows, features)
     out["flat"] = evaluate(times, dec, fl, [r["timestamp"] for r in fl.rows], shift_bound_seconds, scale=TICK_SECONDS)
     return out
+
+
+RECORDED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "recorded"
+
+
+def recorded_scenarios(folder: Path = RECORDED, features=None) -> list[tuple[str, Scenario]]:
+    """The labelled runs of ``scripts/record_series.py`` in ``folder`` (NAME.csv beside NAME.json)."""
+    out = []
+    for labels_path in sorted(folder.glob("*.json")):
+        labels = json.loads(labels_path.read_text())
+        records = read_series(labels_path.with_suffix(".csv"), features)
+        stamps = [t for t, _, _ in records]
+        index = lambda t: bisect.bisect_left(stamps, t)  # noqa: E731 - the first row at or after t
+        events = [Event(p["kind"], index(p["start"]), index(p["end"])) for p in labels["phases"] if p["kind"] != "normal"]
+        rows = [{"timestamp": t, **values} for t, _, values in records]
+        out.append((labels_path.stem, Scenario(0, rows, labels["train_rows"], events)))
+    return out
+
+
+def run_recorded(cfg: ScorerConfig, buckets, features, shift_bound_seconds: float) -> TierOutcome:
+    """The recorded tier: every labelled run recorded from the real stack, in its own seconds."""
+    total = TierOutcome()
+    for _, sc in recorded_scenarios(features=features):
+        times, dec = decisions(cfg, buckets, sc.rows, sc.train_rows, features)
+        total.add(evaluate(times, dec, sc, [r["timestamp"] for r in sc.rows], shift_bound_seconds))
+    return total
 
 
 def table(results: dict[str, TierOutcome]) -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 
 from scripts.bench_detection import evaluate
 from scripts.detection_tiers import evaluate as tier_evaluate
+from scripts.detection_tiers import recorded_scenarios
 from scripts.scenarios import Event, Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,18 @@ def test_tiers_score_in_seconds_and_time_a_false_episode():
     # The same decisions in compressed time, one second standing for 15: figures in the scenario's seconds.
     scaled = tier_evaluate([t / 60 for t in times], decisions, sc, [i * 1.0 for i in range(200)], 0, scale=60.0)
     assert scaled.delays_seconds == [120.0] and scaled.false_minutes == [3.0]
+
+
+def test_a_recorded_run_becomes_a_scenario_with_its_phases_as_events_on_its_rows(tmp_path):
+    # Rows 2 s apart from t=1000; a slowdown from t=1010 to t=1020 covers rows 5 to 9.
+    lines = ["timestamp,value"] + [f"{1000 + 2 * i},{i}" for i in range(20)]
+    (tmp_path / "run.csv").write_text("\n".join(lines) + "\n")
+    phases = [{"name": "training", "kind": "normal", "start": 999.5, "end": 1007.0},
+              {"name": "slowdown", "kind": "latency", "start": 1009.3, "end": 1019.1}]
+    (tmp_path / "run.json").write_text(json.dumps({"train_rows": 4, "phases": phases}))
+    [(name, sc)] = recorded_scenarios(tmp_path, features=["value"])
+    assert name == "run" and sc.train_rows == 4 and len(sc.rows) == 20
+    assert sc.events == [Event("latency", 5, 10)] and sc.rows[5] == {"timestamp": 1010.0, "value": 5.0}
 
 
 @pytest.mark.slow
