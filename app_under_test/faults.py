@@ -84,14 +84,17 @@ class FaultInjector:
     def decide(self, route: str) -> tuple[bool, float]:
         """``(fail, added_latency_seconds)`` for one request to ``route``."""
         faults = self.current()
-        fault = faults.get(route) or faults.get(ALL_ROUTES)
+        key = route if route in faults else ALL_ROUTES
+        fault = faults.get(key)
         if fault is None:
             return False, 0.0
         with self._lock:
-            # Error diffusion: accumulate the ratio, fail when a whole error is owed.
-            credit = self._error_credit.get(route, 0.0) + fault.error_ratio
+            # Error diffusion: accumulate the ratio, fail when a whole error is owed. Owed per
+            # fault, not per route: 1 % on every route fails 1 % of all requests, even when
+            # no single route gets the 100 requests that owe it a whole error.
+            credit = self._error_credit.get(key, 0.0) + fault.error_ratio
             fail = credit >= 1.0 - 1e-9
-            self._error_credit[route] = credit - 1.0 if fail else credit
+            self._error_credit[key] = credit - 1.0 if fail else credit
         return fail, fault.added_latency_seconds
 
 

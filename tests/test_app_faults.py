@@ -69,6 +69,15 @@ def test_error_ratio_is_exact_and_exported(faulty_app):
     assert registry.get_sample_value("vigilante_fault_error_ratio", {"route": "*"}) == 0
 
 
+def test_a_small_ratio_on_every_route_fails_that_share_of_all_requests(faulty_app):
+    # 1 % over four routes, 25 requests each: no route alone owes a whole error, all of them owe one.
+    client = faulty_app.test_client()
+    client.put("/_faults", json={"route": "*", "error_ratio": 0.01}, headers=AUTH)
+    paths = ["/", "/api/events?limit=1", "/events/1", "/events/2"]
+    statuses = [client.get(paths[i % 4]).status_code for i in range(100)]
+    assert statuses.count(500) == 1
+
+
 def test_per_route_fault_leaves_other_routes_alone(faulty_app):
     client = faulty_app.test_client()
     client.put("/_faults", json={"route": "/events/<int:event_id>", "error_ratio": 1.0}, headers=AUTH)
