@@ -308,7 +308,7 @@ class ScorerConfig:
         0.999, "Quantile of the training scores the threshold starts from.", (_probability, "a number between 0 and 1")
     )
     threshold_margin: float = knob(
-        0.5, "Fraction added to that quantile (0.5 = 50 % above).", (lambda v: v >= 0, "a number >= 0")
+        0.6, "Fraction added to that quantile (0.6 = 60 % above).", (lambda v: v >= 0, "a number >= 0")
     )
     relearn_after_seconds: float = knob(
         7200.0,

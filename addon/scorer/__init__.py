@@ -17,7 +17,7 @@ What the numbers mean:
   tick has than the rarest 0.1 % of training ticks (``threshold_quantile``); the maximum
   over the models. Normal traffic sits below 1.
 - ``threshold``: the ``threshold_quantile`` of the training scores, plus
-  ``threshold_margin`` (50 % by default). Fixed after training, exported beside the score.
+  ``threshold_margin`` (60 % by default). Fixed after training, exported beside the score.
 - ``decision``: 1 once the score has been above the threshold for ``hold_seconds`` (in ticks
   of the series: its rows' median spacing, see :mod:`vigilante.scorer.timing`).
 
