@@ -15,6 +15,10 @@ The recorded tier of ``scripts/detection_tiers.py`` backtests every such pair un
 ``tests/fixtures/recorded/``::
 
     .venv/bin/python -m scripts.record_series tests/fixtures/recorded/stack-run-1   # about 32 minutes
+    .venv/bin/python -m scripts.record_series tests/fixtures/recorded/demo-1 --from-demo out/demo
+
+The second form takes a finished ``make demo`` instead: its phases (the spike with errors and
+the slowdown are the anomalies) and the Prometheus data it leaves under ``out/demo/stack/``.
 
 Everything runs on 127.0.0.1, at the demo's compressed 2 s intervals (every scorer window
 is a duration in seconds, so the model sees the shipped wall-clock windows).
@@ -27,6 +31,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -101,21 +106,49 @@ def run_schedule(stack: LocalStack, control: Path, say) -> list[dict]:
     return ran
 
 
-def read_back(stack: LocalStack, phases: list[dict]) -> tuple[list, int]:
+def read_back(prometheus_url: str, config, phases: list[dict]) -> tuple[list, int]:
     """The default features at every interval from the training phase's start; and the training rows."""
     from vigilante.feature_source import FeatureSource
     from vigilante.prometheus_api import PrometheusAPI
     from vigilante.service.commands import feature_queries
 
-    source = FeatureSource(PrometheusAPI(stack.prometheus.url, timeout=30), feature_queries(stack.config))
-    start = math.ceil(phases[1]["start"] / INTERVAL_SECONDS) * INTERVAL_SECONDS
+    training = next(p for p in phases if p["name"] == "training")
+    source = FeatureSource(PrometheusAPI(prometheus_url, timeout=30), feature_queries(config))
+    start = math.ceil(training["start"] / INTERVAL_SECONDS) * INTERVAL_SECONDS
     end = math.floor(phases[-1]["end"] / INTERVAL_SECONDS) * INTERVAL_SECONDS
     rows = source.between(start, end, INTERVAL_SECONDS)
-    train_rows = sum(1 for r in rows if r.timestamp < phases[1]["end"])
+    train_rows = sum(1 for r in rows if r.timestamp < training["end"])
     return rows, train_rows
 
 
-def write(name: Path, rows, train_rows: int, phases: list[dict], features) -> None:
+DEMO_KINDS = {"warm-up": "excluded", "spike with errors": "spike_errors", "slowdown": "latency"}
+"""The anomaly kind of each ``make demo`` phase; the others (training, steady, recoveries) are normal."""
+
+
+def from_demo(outdir: Path, name: Path, say) -> None:
+    """The same pair from a finished ``make demo`` (its summary.json and Prometheus data under ``outdir``)."""
+    from scripts.harness.prometheus import PrometheusServer
+    from vigilante.config import load_config
+
+    summary = json.loads((outdir / "summary.json").read_text())
+    if summary["settings"]["intervals_used"]["scrape_interval_seconds"] != INTERVAL_SECONDS:
+        raise SystemExit(f"{outdir}: the demo ran at other intervals than {INTERVAL_SECONDS:g} s")
+    phases = [{**p, "kind": DEMO_KINDS.get(p["name"], "normal")} for p in summary["phases"] if "end" in p]
+    with tempfile.TemporaryDirectory(prefix="vigilante-record-") as tmp:
+        data = Path(tmp) / "data"
+        shutil.copytree(outdir / "stack" / "prometheus" / "data", data)  # Prometheus writes to what it opens
+        prometheus = PrometheusServer(Path(tmp), data_dir=data, extra_args=["--storage.tsdb.retention.time=10y"]).start()
+        try:
+            config = load_config(env={})
+            rows, train_rows = read_back(prometheus.url, config, phases)
+        finally:
+            prometheus.stop()
+    write(name, rows, train_rows, phases, list(config.scorer.features), recorded_with=f"make demo ({summary['result']})")
+    say(f"wrote {name.with_suffix('.csv')} ({len(rows)} rows, {train_rows} of training) and {name.with_suffix('.json')}")
+
+
+def write(name: Path, rows, train_rows: int, phases: list[dict], features,
+          recorded_with: str = "python -m scripts.record_series") -> None:
     name.parent.mkdir(parents=True, exist_ok=True)
     with open(name.with_suffix(".csv"), "w", newline="") as fh:
         w = csv.writer(fh)
@@ -123,7 +156,7 @@ def write(name: Path, rows, train_rows: int, phases: list[dict], features) -> No
         for r in rows:
             w.writerow([f"{r.timestamp:.3f}"] + ["" if r.values.get(f) is None else repr(round(r.values[f], 9))
                                                  for f in features])
-    labels = {"recorded_with": "python -m scripts.record_series", "interval_seconds": INTERVAL_SECONDS,
+    labels = {"recorded_with": recorded_with, "interval_seconds": INTERVAL_SECONDS,
               "train_rows": train_rows, "phases": [p for p in phases if p["kind"] != "excluded"]}
     name.with_suffix(".json").write_text(json.dumps(labels, indent=1) + "\n")
 
@@ -133,8 +166,13 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog="Writes NAME.csv and NAME.json; takes about %d minutes."
                                 % round(sum(ph.seconds for ph in SCHEDULE) / 60 + 1))
     p.add_argument("name", type=Path, help="output path without suffix, e.g. tests/fixtures/recorded/stack-run-1")
+    p.add_argument("--from-demo", type=Path, metavar="OUTDIR",
+                   help="write the pair from a finished `make demo` (e.g. out/demo) instead of running the schedule")
     args = p.parse_args(argv)
     say = lambda text: print(text, flush=True)  # noqa: E731
+    if args.from_demo:
+        from_demo(args.from_demo, args.name, say)
+        return 0
     with tempfile.TemporaryDirectory(prefix="vigilante-record-") as tmp:
         workdir = Path(tmp)
         with LocalStack(workdir / "stack", interval_overrides(INTERVAL_SECONDS), say=say) as stack:
@@ -143,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             write_control(control, STEADY_USERS)
             stack.start_load("control", sum(ph.seconds for ph in SCHEDULE) + 120, control)
             phases = run_schedule(stack, control, say)
-            rows, train_rows = read_back(stack, phases)
+            rows, train_rows = read_back(stack.prometheus.url, stack.config, phases)
             features = list(stack.config.scorer.features)
     write(args.name, rows, train_rows, phases, features)
     missing = sum(1 for r in rows if not r.complete)

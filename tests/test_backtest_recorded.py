@@ -1,10 +1,13 @@
-"""``vigilante backtest`` with the shipped defaults on series recorded from the real stack.
+"""``vigilante backtest`` with the shipped defaults on runs recorded from the real stack.
 
 The fixtures (tests/fixtures/recorded/README.md) are what Prometheus recorded, not what a
-generator thinks it records: latencies quantized by histogram buckets, scrape jitter.
+generator thinks it records: latencies quantized by histogram buckets, scrape jitter, a
+restarted worker, a machine busy with a second stack. Each is a CSV and the JSON of the
+phases it was recorded under (scripts/record_series.py).
 """
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -14,22 +17,63 @@ from vigilante.config import load_config
 from vigilante.rules.recording import histogram_buckets
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
-DEMO_TRAINING_ROWS = 90
+RUNS = sorted(RECORDED.glob("*.json"))
+GRACE_SECONDS = 120.0
+"""An alert may go on this long after its fault ended: the 1-minute rates forget it first."""
 STEADY_GOAL = 0.7
-"""The demo's promise for steady traffic: the score stays at most 0.7 times the threshold."""
+"""The demo's promise for its steady phase: the score stays at most 0.7 times the threshold."""
 
 
-@pytest.mark.parametrize("name", ["demo-steady-under-load-1.csv", "demo-steady-under-load-2.csv"])
-def test_steady_traffic_on_a_busy_machine_stays_well_below_the_threshold(tmp_path, name):
-    # Trained on 3 minutes, the latency's p95 then wandered 0.2-0.7 ms inside its 5-10 ms
-    # bucket; the scorer as shipped in stop 19 scored it 2.7-3.0 times its threshold.
+def backtest(tmp_path, labels: Path) -> tuple[dict, list[tuple[float, float, bool]]]:
+    schedule = json.loads(labels.read_text())
     out = tmp_path / "out.csv"
-    assert main(["backtest", str(RECORDED / name), "--train-rows", str(DEMO_TRAINING_ROWS), "--out", str(out)]) == 0
+    argv = ["backtest", str(labels.with_suffix(".csv")), "--train-rows", str(schedule["train_rows"]), "--out", str(out)]
+    assert main(argv) == 0
     with open(out, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == 31
-    assert [r["alert"] for r in rows] == ["0"] * len(rows)
-    assert max(float(r["score"]) / float(r["threshold"]) for r in rows) <= STEADY_GOAL
+        rows = [(float(r["timestamp"]), float(r["score"]) / float(r["threshold"]), r["alert"] == "1")
+                for r in csv.DictReader(fh)]
+    return schedule, rows
+
+
+def test_the_fixtures_are_there():
+    names = [p.stem for p in RUNS]
+    assert sum(n.startswith("demo-") for n in names) >= 6 and any(n.startswith("stack-run-") for n in names), names
+
+
+KNOWN_MISSES = {
+    # 1 % of requests failed for a minute: 4 errors, scored at most 3.2 against a threshold of 4.8
+    "stack-run-1": ["mild error burst"],
+}
+KNOWN_FALSE_ALERTS = {
+    # 8 s, 2.5 minutes after the spike: Locust's traffic 12 % above anything in 3 minutes of training
+    "stack-run-1": ["steady"],
+}
+"""What the shipped scorer gets wrong on these runs (bench_detection's recorded tier counts them
+too): listed, so that a change for the better or the worse fails here until it is written down."""
+
+
+@pytest.mark.parametrize("labels", RUNS, ids=lambda p: p.stem)
+def test_every_fault_of_a_recorded_run_alerts_and_nothing_else_does(tmp_path, labels):
+    schedule, rows = backtest(tmp_path, labels)
+    faults = [p for p in schedule["phases"] if p["kind"] != "normal"]
+    missed = [f["name"] for f in faults
+              if not any(alert for t, _, alert in rows if f["start"] <= t <= f["end"] + GRACE_SECONDS)]
+    assert missed == KNOWN_MISSES.get(labels.stem, [])
+    starts = [t for (t, _, alert), (_, _, before) in zip(rows, [(0, 0, False)] + rows) if alert and not before]
+    false = [p["name"] for t in starts if not any(f["start"] <= t <= f["end"] + GRACE_SECONDS for f in faults)
+             for p in schedule["phases"] if p["start"] <= t <= p["end"]]
+    assert false == KNOWN_FALSE_ALERTS.get(labels.stem, [])
+
+
+@pytest.mark.parametrize("labels", [p for p in RUNS if p.stem.startswith("demo-")], ids=lambda p: p.stem)
+def test_the_demo_steady_phase_stays_well_below_the_threshold(tmp_path, labels):
+    # Trained on 3 minutes; in demo-1 and demo-4 the p95 then wandered 0.2-0.7 ms inside its
+    # 5-10 ms bucket, which the scorer without a bucket's noise floor scored 2.7-2.9 times
+    # its threshold.
+    schedule, rows = backtest(tmp_path, labels)
+    [steady] = [p for p in schedule["phases"] if p["name"] == "steady"]
+    ratios = [ratio for t, ratio, _ in rows if steady["start"] <= t <= steady["end"]]
+    assert len(ratios) >= 25 and max(ratios) <= STEADY_GOAL
 
 
 def test_the_latency_quantiles_bring_their_buckets_unless_their_query_is_replaced():

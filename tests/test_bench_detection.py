@@ -76,3 +76,4 @@ def test_quick_mode_prints_a_table_and_one_json_line():
     assert result["cost"]["ticks"] > 0
     assert any(line.startswith("== scorer (held-out)") for line in lines)
     assert set(result["tiers"]["held-out"]) == {"15 s", "1 min", "5 min", "irregular", "flat"}
+    assert result["recorded"]["events"] > 0  # the runs under tests/fixtures/recorded/
