@@ -27,7 +27,6 @@ is a duration in seconds, so the model sees the shipped wall-clock windows).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -149,13 +148,14 @@ def from_demo(outdir: Path, name: Path, say) -> None:
 
 def write(name: Path, rows, train_rows: int, phases: list[dict], features,
           recorded_with: str = "python -m scripts.record_series") -> None:
+    from vigilante.output_files import atomic_open
+    from vigilante.service.commands import csv_row, csv_writer
+
     name.parent.mkdir(parents=True, exist_ok=True)
-    with open(name.with_suffix(".csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["timestamp", *features])
+    with atomic_open(name.with_suffix(".csv")) as fh:  # what `vigilante collect` writes
+        writer = csv_writer(fh, features)
         for r in rows:
-            w.writerow([f"{r.timestamp:.3f}"] + ["" if r.values.get(f) is None else repr(round(r.values[f], 9))
-                                                 for f in features])
+            writer.writerow(csv_row(r))
     labels = {"recorded_with": recorded_with, "interval_seconds": INTERVAL_SECONDS,
               "train_rows": train_rows, "phases": [p for p in phases if p["kind"] != "excluded"]}
     name.with_suffix(".json").write_text(json.dumps(labels, indent=1) + "\n")

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from scripts.detection_tiers import GRACE_SECONDS  # an alert may go on this long after its fault ended
 from vigilante.cli import main
 from vigilante.config import load_config
 from vigilante.rules.recording import histogram_buckets
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 RUNS = sorted(RECORDED.glob("*.json"))
-GRACE_SECONDS = 120.0
-"""An alert may go on this long after its fault ended: the 1-minute rates forget it first."""
 STEADY_GOAL = 0.7
 """The demo's promise for its steady phase: the score stays at most 0.7 times the threshold."""
 

@@ -181,9 +181,9 @@ def run_collect(args: argparse.Namespace) -> int:
         except PrometheusError as exc:
             raise UserError(f"cannot read history from {config.prometheus.url}: {exc}") from None
         with atomic_open(out) as fh:
-            writer = _writer(fh, source)
+            writer = csv_writer(fh, source.queries)
             for row in rows:
-                writer.writerow(_csv_row(row))
+                writer.writerow(csv_row(row))
         complete = sum(r.complete for r in rows)
         print(f"wrote {len(rows)} rows ({complete} complete) to {out}")
         return 0
@@ -201,7 +201,7 @@ def _collect_live(config: Config, source: FeatureSource, out: Path, duration: fl
     # Each row is flushed to the temporary file as it is read; Ctrl-C and SIGTERM end the
     # collection normally, so the file is put in place with what was read so far.
     with atomic_open(out) as fh:
-        writer = _writer(fh, source)
+        writer = csv_writer(fh, source.queries)
         try:
             while written < total and not stop.wait(max(0.0, next_tick - time.time())):
                 try:
@@ -210,7 +210,7 @@ def _collect_live(config: Config, source: FeatureSource, out: Path, duration: fl
                     print(f"\ntick {next_tick:.0f}: {exc}", file=sys.stderr)
                     row = None
                 if row is not None:
-                    writer.writerow(_csv_row(row))
+                    writer.writerow(csv_row(row))
                     fh.flush()
                     written += 1
                     gaps += not row.complete
@@ -222,13 +222,15 @@ def _collect_live(config: Config, source: FeatureSource, out: Path, duration: fl
     return 0 if written else 1
 
 
-def _writer(fh, source: FeatureSource):
+def csv_writer(fh, features):
+    """A writer of the backtest input format, its header written: ``timestamp``, then ``features``."""
     writer = csv.writer(fh)
-    writer.writerow(["timestamp", *source.queries])
+    writer.writerow(["timestamp", *features])
     return writer
 
 
-def _csv_row(row) -> list[str]:
+def csv_row(row) -> list[str]:
+    """One :class:`~vigilante.feature_source.FeatureRow` as a CSV row; an empty cell for a missing value."""
     stamp = f"{row.timestamp:.3f}".rstrip("0").rstrip(".")  # whole seconds at shipped ticks
     return [stamp, *("" if v is None else repr(v) for v in row.values.values())]
 
