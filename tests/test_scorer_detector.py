@@ -251,3 +251,20 @@ def test_a_series_flat_in_training_takes_a_step_of_its_own_grain_as_noise_and_a_
     quiet, loud = Detector.fit(small_config(), rows), Detector.fit(small_config(), rows)
     assert not any(quiet.step((300 + i) * TICK, {"value": wobble}).decision for i in range(10))
     assert any(loud.step((300 + i) * TICK, {"value": jump}).decision for i in range(3))
+
+
+def test_one_freak_row_in_a_short_training_does_not_hide_a_doubling():
+    # A day of 5-minute rows with one row at a quarter of the level (a restart's first scrape,
+    # its rate window not yet full): the 0.999 quantile of 288 rows would be that row alone,
+    # and the limits and threshold it set scored a doubling 0.4 times the threshold.
+    import random
+
+    rng = random.Random(3)
+    level = [20 * (1 + 0.3 * math.sin(2 * math.pi * i / 288)) for i in range(300)]
+    rows = [(i * 300.0, {"value": x * (1 + rng.gauss(0, 0.03))}) for i, x in enumerate(level)]
+    rows[150] = (150 * 300.0, {"value": level[150] / 4})
+    d = Detector.fit(small_config(n_trees=25, hold_seconds=300), rows[:288])
+    for t, v in rows[288:295]:
+        assert d.step(t, v).decision == 0
+    doubled = d.step(295 * 300.0, {"value": 2 * level[295]})
+    assert doubled.score > doubled.threshold, (doubled.score, doubled.threshold)

@@ -61,7 +61,7 @@ from vigilante.config import ScorerConfig
 from vigilante.scorer.baseline import HoltBaseline, alpha_for
 from vigilante.scorer.errors import TrainingError
 from vigilante.scorer.forest_state import pack, unpack
-from vigilante.scorer.threshold import HoldDecision, calibrate_threshold, small_sample_factor
+from vigilante.scorer.threshold import HoldDecision, calibrate_threshold, small_sample_factor, trimmed_quantile
 from vigilante.scorer.timing import TickScale, observed_spacing
 from vigilante.scorer.transforms import FeatureTransform, Limits
 
@@ -184,12 +184,16 @@ class Detector:
                 self.recent[f].append(value)
 
         names = [n for f in self.features for n in self.derived_names(f)]
+        # Quantiles of the training rows stop short of their two most extreme rows: a freak
+        # row is not normal traffic (see threshold.EXTREME_TRAINING_ROWS).
+        limit_quantile = trimmed_quantile(config.limit_quantile, len(complete))
+        score_quantile = trimmed_quantile(config.threshold_quantile, len(complete))
         for f in self.features:
             for n, a in zip(self.derived_names(f), self._alphas):
                 # The least range: the spread of an exponential average of unit noise,
                 # sqrt(a / (2 - a)), or the noise floor, which a lasting offset may sit at too.
                 spread = max(math.sqrt(a / (2 - a)), floor_share[f])
-                self.limits[n] = Limits.fit([d[n] for d in derived_rows], config.limit_quantile, config.headroom,
+                self.limits[n] = Limits.fit([d[n] for d in derived_rows], limit_quantile, config.headroom,
                                             min_width=MIN_LIMIT_WIDTH * spread)
         unit_rows = [self._to_unit(d) for d in derived_rows]
 
@@ -213,13 +217,14 @@ class Detector:
         # Each model's score becomes "how many times less mass than the rarest training
         # ticks" (1 - score is river's normalised mass), so models of different spread
         # compare, and the top of the scale is not squeezed against 1.
-        self.normalizers = [max(1.0 - float(np.quantile(raw[:, k], config.threshold_quantile)), 1e-9) for k in range(len(self.models))]
+        self.normalizers = [max(1.0 - float(np.quantile(raw[:, k], score_quantile)), 1e-9) for k in range(len(self.models))]
         # The threshold comes from scores of rows the scoring model never learned (each half
         # of the training rows scored by models of the other half): in-sample scores are
         # lower than any new tick's, the more so the fewer rows there are.
         held_out = self._held_out_raw_scores(unit_rows)
         combined = (np.array(self.normalizers) / np.maximum(1.0 - held_out, 1e-9)).max(axis=1)
-        self.threshold = calibrate_threshold(combined, config.threshold_quantile, config.threshold_margin) * \
+        # The small-sample factor widens it for what the few rows cannot show.
+        self.threshold = calibrate_threshold(combined, score_quantile, config.threshold_margin) * \
             small_sample_factor(len(combined), config.threshold_quantile)
         self.last_timestamp = float(complete[-1][0])
         return self

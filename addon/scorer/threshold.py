@@ -28,6 +28,26 @@ def calibrate_threshold(scores: Sequence[float], quantile: float, margin: float)
     return round(q * (1.0 + margin), 12)
 
 
+EXTREME_TRAINING_ROWS = 2
+"""Training rows on each side that a training quantile never reaches.
+
+One or two freak rows in a training window (the first scrape after a restart, whose rate window
+was not full; a deploy) are not what normal looks like. On a day of 15 s rows the shipped
+quantiles already lie inside them and nothing changes; on 288 rows of 5 minutes or 3 minutes of
+2 s rows, the 0.999 quantile would otherwise be the single most extreme row: there, one freak row
+set limits and threshold so wide that a doubling of traffic scored below the threshold.
+"""
+
+
+def trimmed_quantile(quantile: float, rows: int) -> float:
+    """``quantile``, or lower when ``rows`` are too few for it to lie inside the most extreme ones.
+
+    >>> trimmed_quantile(0.999, 5760), round(trimmed_quantile(0.999, 288), 4)
+    (0.999, 0.9931)
+    """
+    return min(quantile, 1.0 - EXTREME_TRAINING_ROWS / max(rows, 1))
+
+
 SMALL_SAMPLE_WIDENING = 0.45
 """How much the threshold widens per unit of ``sqrt(rows needed / rows) - 1`` below the rows a
 quantile needs; tuned on 20 seeds of a short-training experiment (steady traffic after 90 to
