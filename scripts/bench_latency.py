@@ -71,8 +71,8 @@ class Chain:
 
 
 def before_issue_15(chain: Chain) -> Chain:
-    """The same chain as it was: clock-grid ticks, always the hold, 15 s scorer hops, group_wait 10 s."""
-    return replace(chain, phase_margin=None, at_once=False, scorer_scrape=chain.scrape,
+    """The same chain as it was: clock-grid ticks, always the hold (30 s then), 15 s scorer hops, group_wait 10 s."""
+    return replace(chain, phase_margin=None, at_once=False, hold_ticks=2, scorer_scrape=chain.scrape,
                    alert_evaluation=chain.evaluation, group_wait=10.0)
 
 
@@ -117,7 +117,7 @@ def floor(chain: Chain) -> dict[str, float]:
 
     >>> chain = Chain.of(Config())
     >>> floor(chain), floor(replace(chain, at_once=False)), floor(before_issue_15(chain))
-    ({'best_seconds': 1.0, 'worst_seconds': 41.0}, {'best_seconds': 16.0, 'worst_seconds': 56.0}, {'best_seconds': 25.0, 'worst_seconds': 100.0})
+    ({'best_seconds': 1.0, 'worst_seconds': 41.0}, {'best_seconds': 46.0, 'worst_seconds': 86.0}, {'best_seconds': 25.0, 'worst_seconds': 100.0})
     """
     signal = (chain.signal_scrapes - 1) * chain.scrape
     hold = 0.0 if chain.at_once else (chain.hold_ticks - 1) * chain.tick

@@ -9,7 +9,7 @@ any series.
     >>> from vigilante.config import ScorerConfig
     >>> t = TickScale.of(ScorerConfig(), spacing_seconds=15.0)
     >>> t.hold_ticks, t.relearn_after_ticks, t.baseline_half_life_ticks, t.context_half_lives_ticks
-    (2, 480, 30.0, (0.0, 2.0))
+    (4, 480, 30.0, (0.0, 2.0))
     >>> TickScale.of(ScorerConfig(), spacing_seconds=300.0).hold_ticks   # a hold shorter than a row is one row
     1
     >>> observed_spacing([0.0, 15.0, 30.0, 45.0, 1000.0, 1015.0], fallback=60.0)

@@ -60,9 +60,9 @@ def compress_time(config: Config, tick_seconds: float) -> tuple[Config, str]:
 
     >>> cfg, line = compress_time(Config(), 1)
     >>> cfg.scorer.tick_seconds, cfg.scorer.hold_seconds, round(cfg.service.bootstrap_hours * 3600)
-    (1.0, 2.0, 480)
+    (1.0, 4.0, 480)
     >>> print(line)
-    time compressed 15x: tick 1 s; hold 2 s; relearn after 480 s; baseline half-life 30 s; bootstrap 480 s (480 ticks)
+    time compressed 15x: tick 1 s; hold 4 s; relearn after 480 s; baseline half-life 30 s; bootstrap 480 s (480 ticks)
     """
     if not (math.isfinite(tick_seconds) and tick_seconds > 0):
         raise UserError(f"--tick-seconds must be a positive number of seconds, got {tick_seconds:g}")
