@@ -1,4 +1,5 @@
 import math
+import random
 
 import pytest
 
@@ -257,8 +258,6 @@ def test_one_freak_row_in_a_short_training_does_not_hide_a_doubling():
     # A day of 5-minute rows with one row at a quarter of the level (a restart's first scrape,
     # its rate window not yet full): the 0.999 quantile of 288 rows would be that row alone,
     # and the limits and threshold it set scored a doubling 0.4 times the threshold.
-    import random
-
     rng = random.Random(3)
     level = [20 * (1 + 0.3 * math.sin(2 * math.pi * i / 288)) for i in range(300)]
     rows = [(i * 300.0, {"value": x * (1 + rng.gauss(0, 0.03))}) for i, x in enumerate(level)]
