@@ -442,7 +442,7 @@ class Demo:
                 "note": ("Scrape, evaluation and tick intervals are compressed so the model can train within "
                          "the demo; every scorer window is a duration in seconds (hold, baseline/trend/context "
                          "half-lives, relearning), so it keeps the shipped wall-clock length at any tick "
-                         "(hold = 30 s). The recording rules' 1-minute windows, the alert's for "
+                         f"(hold = {config.scorer.hold_seconds:g} s). The recording rules' 1-minute windows, the alert's for "
                          "and the Alertmanager routing are the shipped ones. The model trains on minutes of "
                          "history, not the shipped 2 hours."),
                 "plan": asdict(self.plan),

@@ -52,7 +52,7 @@ def interval_overrides(seconds: float) -> dict[str, dict[str, Any]]:
     """The knobs compressed time changes: scrape, rule evaluation and scorer tick intervals.
 
     Every scorer window is a duration in seconds, counted in ticks of whatever interval the
-    scorer runs at, so it keeps the shipped wall-clock length: the hold is still 30 s (15
+    scorer runs at, so it keeps the shipped wall-clock length: the hold is still 60 s (30
     ticks of 2 s), and the baseline still moves over minutes, not over a few seconds of a
     1-minute rate that barely changes from one dense tick to the next.
 

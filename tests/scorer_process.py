@@ -17,7 +17,7 @@ def one_feature_config(path: Path, prometheus_url: str, state: Path, query: str 
     """Write a configuration scoring one feature, ``value`` (read by ``query``), every second."""
     document = {
         "prometheus": {"url": prometheus_url},
-        # Compressed time: a 2 s hold is two ticks, as the shipped 30 s are two 15 s ticks.
+        # Compressed time: a 2 s hold is two ticks (the shipped 60 s are four 15 s ticks).
         "scorer": {"features": ["value"], "tick_seconds": 1, "hold_seconds": 2, "n_trees": 8,
                    "state_path": str(state), **(scorer or {})},
         "service": {"queries": {"value": query}, **(service or {})},

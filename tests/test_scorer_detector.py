@@ -207,7 +207,7 @@ def test_after_error_free_training_a_single_5xx_does_not_alert_but_a_burst_does(
 
 
 def test_windows_are_seconds_whatever_the_spacing_of_the_rows():
-    # The same configuration on rows 5 minutes apart: a 30 s hold is one row, and a lasting
+    # The same configuration on rows 5 minutes apart: a 60 s hold is one row, and a lasting
     # shift is accepted within the configured time, not 480 rows (40 hours) later.
     rows = [(i * 300.0, v) for i, (_, v) in enumerate(normal_rows(400))]
     d = Detector.fit(small_config(relearn_after_seconds=7200), rows)
