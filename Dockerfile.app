@@ -33,7 +33,11 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-# One process with threads (see README "Benchmarks"). For several workers, add
-# `--workers N` and set PROMETHEUS_MULTIPROC_DIR (manifests/components/multiprocess does both
-# halves in Kubernetes but the worker count); the hooks module is loaded either way.
-CMD ["gunicorn", "--config", "python:vigilante.gunicorn_hooks", "--bind", "0.0.0.0:8000", "--workers", "1", "--threads", "4", "--worker-tmp-dir", "/tmp", "--access-logfile", "-", "app_under_test:create_app()"]
+# One process with threads (see README "Benchmarks"). Each thread reads one client's request
+# to the end, so a client that sends half a request holds a thread: 16 threads keep the app
+# answering past a dozen such clients when no buffering proxy is in front (the Ingress
+# controller buffers in Kubernetes). --timeout restarts a worker whose main loop hangs.
+# For several workers, add `--workers N` and set PROMETHEUS_MULTIPROC_DIR
+# (manifests/components/multiprocess does both halves in Kubernetes but the worker count);
+# the hooks module is loaded either way.
+CMD ["gunicorn", "--config", "python:vigilante.gunicorn_hooks", "--bind", "0.0.0.0:8000", "--workers", "1", "--worker-class", "gthread", "--threads", "16", "--timeout", "30", "--worker-tmp-dir", "/tmp", "--access-logfile", "-", "app_under_test:create_app()"]
