@@ -36,11 +36,17 @@ DEFAULTS: dict[str, Any] = {
     # The app's largest legitimate request is a small form: a bigger body is refused with
     # 413 before it is read, instead of being parsed into a worker's memory.
     "MAX_CONTENT_LENGTH": 64 * 1024,
-    # Failed logins allowed per client address in a sliding window, then 429 (per worker).
+    # Failed logins allowed per client address and per account in a sliding window, then 429
+    # (per worker).
     "LOGIN_FAILURES_ALLOWED": 10,
     "LOGIN_FAILURE_WINDOW_SECONDS": 300,
+    # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (1 behind the
+    # Kubernetes Ingress); with 0 those headers are ignored (app_under_test.security).
+    "TRUSTED_PROXY_HOPS": 0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Secure on HTTPS requests anyway; True marks it Secure on every response (Kubernetes).
+    "SESSION_COOKIE_SECURE": False,
     "FAULTS_ENABLED": False,
     "FAULTS_TOKEN": "",
     "FAULTS_REFRESH_SECONDS": 1.0,
@@ -56,6 +62,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("TICKETS_INSTANCE_PATH")
     app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
                 instance_relative_config=True)
+    from app_under_test import security
+
+    security.use_database_ids(app)
     app.config.update(DEFAULTS)
     app.config.from_prefixed_env("TICKETS")
     if os.environ.get("DATABASE_URL"):
@@ -107,6 +116,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app_under_test.seed import register_commands
 
     register_commands(app)
+    # Last, so the proxy fix wraps the metrics middleware too and every layer sees the client.
+    security.init_app(app)
     return app
 
 

@@ -19,6 +19,8 @@ from app_under_test.models import User
 
 bp = Blueprint("auth", __name__)
 
+MAX_EMAIL_LENGTH = 254
+
 
 def hash_password(app_config: dict, password: str) -> str:
     """A salted hash with the configured method (tests use a cheap one)."""
@@ -48,13 +50,13 @@ def login():
     next_url = _safe_next(request.values.get("next"))
     if request.method == "POST":
         failures = _failed_logins()
-        client = request.remote_addr or "unknown"
-        wait = failures.wait_seconds(client)
+        email = (request.form.get("email") or "").strip().lower()
+        keys = _limit_keys(request.remote_addr, email)
+        wait = failures.wait_seconds(*keys)
         if wait:
-            error = f"Too many failed logins from your address: try again in {wait:.0f} s."
+            error = f"Too many failed logins: try again in {wait:.0f} s."
             response = render_template("login.html", error=error, email="", next=next_url), 429
             return (*response, {"Retry-After": str(int(wait) + 1)})
-        email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
         user = get_session().scalar(select(User).where(User.email == email)) if email else None
         # An unknown e-mail costs one hash check too, against a hash of the same method: the
@@ -62,7 +64,7 @@ def login():
         stored = user.password_hash if user is not None else _dummy_hash()
         # Same message whether the e-mail or the password is wrong: no account probing.
         if not check_password_hash(stored, password) or user is None:
-            failures.record(client)
+            failures.record(*keys)
             return render_template("login.html", error="Wrong e-mail or password.", email=email, next=next_url), 401
         session.clear()
         session["user_id"] = user.id
@@ -94,17 +96,33 @@ def _failed_logins() -> "FailedLogins":
     return extensions["tickets_failed_logins"]
 
 
+def _limit_keys(client: str | None, email: str) -> tuple[str, ...]:
+    """What a failed login counts against: the client (as the trusted proxies report it) and the account.
+
+    Per client, one guesser cannot try many accounts; per account, many addresses cannot
+    share the guessing of one password. Unknown e-mails count alike, so the limit tells
+    nothing about which accounts exist.
+
+    >>> _limit_keys("203.0.113.5", "user1@example.com")
+    ('client 203.0.113.5', 'account user1@example.com')
+    """
+    keys = [f"client {client or 'unknown'}"]
+    if email:
+        # No address is longer (RFC 5321); a longer one must not cost memory, however many are sent.
+        keys.append(f"account {email[:MAX_EMAIL_LENGTH]}")
+    return tuple(keys)
+
+
 class FailedLogins:
-    """Failed logins per client in a sliding window; bounded in memory however many clients try.
+    """Failed logins per key (a client, an account) in a sliding window; bounded in memory however many try.
 
     >>> limit = FailedLogins(allowed=2, window_seconds=60, clock=lambda: 1000.0)
-    >>> limit.record("10.0.0.1"); limit.record("10.0.0.1"); limit.wait_seconds("10.0.0.1")
-    60.0
-    >>> limit.wait_seconds("10.0.0.2")
-    0.0
+    >>> limit.record("client 10.0.0.1", "account a@x"); limit.record("client 10.0.0.1", "account b@x")
+    >>> limit.wait_seconds("client 10.0.0.1"), limit.wait_seconds("client 10.0.0.2", "account a@x")
+    (60.0, 0.0)
     """
 
-    MAX_CLIENTS = 10_000
+    MAX_KEYS = 20_000
 
     def __init__(self, allowed: int, window_seconds: float, clock: Callable[[], float] = time.monotonic):
         self.allowed = allowed
@@ -113,30 +131,46 @@ class FailedLogins:
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def record(self, client: str) -> None:
+    def record(self, *keys: str) -> None:
+        """Count one failed login against each of ``keys``."""
         with self._lock:
-            times = self._failures.pop(client, None) or deque(maxlen=self.allowed)
-            times.append(self.clock())
-            self._failures[client] = times  # most recent last
-            while len(self._failures) > self.MAX_CLIENTS:
+            now = self.clock()
+            for key in keys:
+                times = self._failures.pop(key, None) or deque(maxlen=self.allowed)
+                times.append(now)
+                self._failures[key] = times  # most recent last
+            while len(self._failures) > self.MAX_KEYS:
                 self._failures.popitem(last=False)
 
-    def wait_seconds(self, client: str) -> float:
-        """0 when ``client`` may try again, else the seconds until its oldest counted failure expires."""
+    def wait_seconds(self, *keys: str) -> float:
+        """0 when none of ``keys`` is limited, else the seconds until all of them may try again."""
         with self._lock:
-            times = self._failures.get(client)
-            if not times or len(times) < self.allowed:
-                return 0.0
-            return max(0.0, times[0] + self.window - self.clock())
+            return max((self._wait(key) for key in keys), default=0.0)
+
+    def _wait(self, key: str) -> float:
+        times = self._failures.get(key)
+        if not times or len(times) < self.allowed:
+            return 0.0
+        return max(0.0, times[0] + self.window - self.clock())
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a local path: a ``next`` pointing elsewhere would make the login an open redirect."""
-    if not target:
+    r"""``target`` if it is a plain path on this site, else ``None`` (the caller's default page).
+
+    A ``next`` pointing elsewhere would make the login an open redirect; one with control
+    characters would break the ``Location`` header. Browsers read a backslash as a slash,
+    so ``/\evil.example`` names another host too.
+
+    >>> _safe_next("/my-tickets?page=2"), _safe_next("//evil.example"), _safe_next("/\\evil.example")
+    ('/my-tickets?page=2', None, None)
+    >>> _safe_next("/\r\nSet-Cookie: x=1"), _safe_next("https://evil.example/")
+    (None, None)
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or not target.isprintable():
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
         return None
     return target
-
-

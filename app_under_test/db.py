@@ -7,10 +7,11 @@ SQLite is the default (a file in the instance folder); MySQL/MariaDB is used whe
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app_under_test.models import Base
@@ -23,6 +24,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 def make_engine(url: str) -> Engine:
     """An engine tuned for ``url``'s database: WAL and a busy timeout on SQLite, pings on MySQL."""
     if url.startswith("sqlite"):
+        create_private_file(make_url(url).database)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -30,6 +32,27 @@ def make_engine(url: str) -> Engine:
     if url.startswith("mysql"):
         options["connect_args"] = {"charset": "utf8mb4"}
     return create_engine(url, **options)
+
+
+def create_private_file(database: str | None) -> None:
+    """Create the SQLite file ``database`` readable and writable by its owner only, if it is missing.
+
+    SQLite would create it with the process umask (usually world-readable: password hashes
+    and e-mail addresses for anyone on the host); its ``-wal`` and ``-shm`` files take the
+    database file's mode. An existing file is left as it is, and in-memory databases are
+    no file at all.
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "db.sqlite")
+    >>> create_private_file(path); oct(os.stat(path).st_mode & 0o777)
+    '0o600'
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass  # it exists (kept as it is), or its folder does not: SQLite reports that when it connects
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
