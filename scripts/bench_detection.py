@@ -31,6 +31,16 @@ on 3 minutes, in seconds: recall, lowest kind, median delay, false episodes a we
 longest false episode; and on the runs recorded from the real stack under
 tests/fixtures/recorded/ (scripts/record_series.py).
 
+Then the real-data tier (scripts/real_tier.py): the scorer, through ``vigilante backtest``
+itself, on labelled production series (the tuning half of a public dataset, by default
+``../shared/data/cloud-monitoring`` beside the checkout; ``--real-data`` or
+``$BENCH_REAL_DATA`` elsewhere; skipped with one line when absent), scored as the data's
+README says, beside a rolling robust z-score and river's bare Half-Space Trees at the
+scorer's false-episode rate:
+
+    python -m scripts.bench_detection --tier real                      # only the real-data tier
+    python -m scripts.bench_detection --tier real --real-data DIR      # on another copy
+
 Prints a table per method and set, the tier tables, then one JSON line.
 """
 
@@ -45,6 +55,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +67,7 @@ from vigilante.scorer import Detector  # noqa: E402
 from vigilante.scorer.timing import TickScale  # noqa: E402
 from scripts.detection_tiers import TierOutcome, run_recorded, run_tiers  # noqa: E402
 from scripts.detection_tiers import table as tier_table  # noqa: E402
+from scripts import real_tier  # noqa: E402
 from scripts.scenarios import (ANOMALY_KINDS, FEATURES, NORMAL_KINDS, TICK_SECONDS, TICKS_PER_DAY, Scenario,  # noqa: E402
                                generate)
 
@@ -306,14 +318,29 @@ def summary(o: Outcome) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="only the real-data tier (labelled production series, scored as their README says):\n"
+                                       "  python -m scripts.bench_detection --tier real [--real-data DIR] [--jobs N]")
     p.add_argument("--quick", action="store_true", help="1 tuning + 1 held-out seed of 2 days (smoke test)")
     p.add_argument("--config", help="YAML configuration for the scorer (default: shipped defaults)")
     p.add_argument("--days", type=int, default=None, help="days per scenario (default 8, quick 3)")
     p.add_argument("--budget", type=float, default=1.0, help="false alert episodes per week the baselines are tuned to")
     p.add_argument("--seeds", default=None, help="comma-separated held-out seeds (overrides the default set)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="seeds run in parallel (default: CPUs)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="seeds (real tier: files) run in parallel (default: CPUs)")
+    p.add_argument("--tier", choices=("all", "scenarios", "real"), default="all",
+                   help="what to run: everything (default), the generated scenarios and their tiers only, or only the "
+                        "real-data tier (--tier real)")
+    p.add_argument("--real-data", metavar="DIR", default=None,
+                   help=f"labelled series FOLDER/NAME.csv (TimeStamp,Value,Label) for the real tier (default: "
+                        f"${real_tier.DATA_ENV}, else ../shared/data/cloud-monitoring beside the checkout)")
+    p.add_argument("--real-config", metavar="FILE", default=None,
+                   help="scorer configuration for the real tier, naming the feature 'value' (default: one naming only "
+                        "'value', as the data's README prescribes; VIGILANTE_* variables are ignored there)")
     args = p.parse_args(argv)
+    if args.tier == "real":
+        real = run_real(args)
+        print(json.dumps(_finite({"benchmark": "detection", "tier": "real", "real": real}), allow_nan=False))
+        return 0
 
     config = load_config(args.config, env={})
     cfg = config.scorer
@@ -388,8 +415,27 @@ def main(argv=None) -> int:
         "cost": {"days": cost_days, "ticks": cost["ticks"], "scorer_fit_s": round(cost["fit_s"], 3), "scorer_loop_s": round(cost["run_s"], 3),
                       "bare_river_loop_s": round(floor, 3)},
     }
+    if args.tier == "all":
+        out["real"] = run_real(args)
     print(json.dumps(_finite(out), allow_nan=False))
     return 0
+
+
+def run_real(args) -> dict | None:
+    """The real-data tier: its table on stdout and its JSON figures; None (one line) without data."""
+    data = real_tier.data_folder(args.real_data)
+    if not data.is_dir():
+        print(f"######## real series: skipped, no data at {data} (--real-data DIR or ${real_tier.DATA_ENV})")
+        return None
+    hidden = sorted(k for k in os.environ if k.startswith(real_tier.CONFIG_ENV_PREFIX))
+    if hidden:
+        print(f"# real tier: ignoring {', '.join(hidden)} (the configuration file is the only setting)", file=sys.stderr)
+    result = real_tier.run(data, args.real_config and Path(args.real_config), args.jobs)
+    print(f"######## real series under {data}: {result.files} files scored as its README says "
+          f"({args.real_config or 'a configuration naming only the feature value'}); "
+          f"wall {result.wall_seconds:.1f} s, backtests {result.backtest_seconds:.1f} s")
+    print("\n".join(real_tier.table(result)))
+    return real_tier.summary(result)
 
 
 def _finite(value):
