@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import stat
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,20 +46,37 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or of the wrong kind."""
 
 
-def knob(default: Any, doc: str, check: tuple[Callable[[Any], bool], str] | None = None) -> Any:
-    """Declare a configuration field with its documentation and an optional check.
+def knob(default: Any, doc: str, check: tuple[Callable[[Any], bool], str] | None = None, *,
+         most: float | None = None) -> Any:
+    """Declare a configuration field with its documentation, an optional check and, for numbers, its maximum.
 
     ``check`` is ``(predicate, what_is_expected)``; the text completes
-    "expected ..." in the error message.
+    "expected ..." in the error message. ``most`` is the largest value a number (or each
+    number of a list) may take; every numeric knob declares one, so no value is too large
+    for the code that reads it (a window of 1e50 seconds is no window).
+
+    >>> knob(5.0, "Seconds to wait.", most=60).metadata["most"]
+    60
     """
-    metadata = {"doc": doc, "check": check}
     if isinstance(default, list):
         raise TypeError("use a tuple for a list default")
+    sample = default[0] if isinstance(default, tuple) and default else default
+    if most is None and _is_number(sample):
+        raise TypeError(f"a numeric knob needs its maximum: knob({default!r}, ..., most=...)")
+    metadata = {"doc": doc, "check": check, "most": most}
     if isinstance(default, dict):
         # Each instance gets its own copy of a mapping default.
         items = dict(default)
         return field(default_factory=lambda: dict(items), metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+HOUR, DAY = 3600, 86400
+"""Seconds, for the maxima of duration knobs."""
 
 
 def _positive(v: float) -> bool:
@@ -103,6 +121,7 @@ class AppConfig:
         (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         "Upper bounds (seconds) of the request-latency histogram buckets, ascending.",
         (lambda v: len(v) > 0 and all(b > 0 for b in v) and list(v) == sorted(set(v)), "ascending positive numbers"),
+        most=HOUR,
     )
     excluded_paths: tuple[str, ...] = knob(
         ("/metrics", "/healthz", "/readyz"), "Paths that are not measured (scrapes and probes)."
@@ -116,9 +135,11 @@ class SloConfig:
     """Service-level objectives the burn-rate and latency alerts are built from."""
 
     availability: float = knob(
-        0.995, "Target fraction of requests that are not 5xx (0.995 = 99.5 %).", (_probability, "a number between 0 and 1")
+        0.995, "Target fraction of requests that are not 5xx (0.995 = 99.5 %).", (_probability, "a number between 0 and 1"),
+        most=1,
     )
-    latency_p95_seconds: float = knob(0.5, "p95 latency above which the latency alert fires.", (_positive, "a positive number"))
+    latency_p95_seconds: float = knob(0.5, "p95 latency above which the latency alert fires.", (_positive, "a positive number"),
+                                      most=HOUR)
 
 
 @dataclass(frozen=True)
@@ -126,15 +147,15 @@ class PrometheusConfig:
     """The Prometheus server the scorer queries and the local stack runs."""
 
     url: str = knob("http://127.0.0.1:9090", "Base URL of the Prometheus HTTP API.", _LABEL_VALUE)
-    scrape_interval_seconds: float = knob(15.0, "Scrape interval of the app.", (_positive, "a positive number"))
-    evaluation_interval_seconds: float = knob(15.0, "Rule evaluation interval.", (_positive, "a positive number"))
+    scrape_interval_seconds: float = knob(15.0, "Scrape interval of the app.", (_positive, "a positive number"), most=HOUR)
+    evaluation_interval_seconds: float = knob(15.0, "Rule evaluation interval.", (_positive, "a positive number"), most=HOUR)
     scorer_interval_seconds: float = knob(
         5.0,
         "Scrape interval of the scorer and evaluation interval of its alert group. Its series are few and cheap; "
         "reading the decision more often than it changes cuts two waits from onset to notification.",
-        (_positive, "a positive number"),
+        (_positive, "a positive number"), most=HOUR,
     )
-    query_timeout_seconds: float = knob(10.0, "Timeout of one HTTP query.", (_positive, "a positive number"))
+    query_timeout_seconds: float = knob(10.0, "Timeout of one HTTP query.", (_positive, "a positive number"), most=HOUR)
 
 
 @dataclass(frozen=True)
@@ -148,7 +169,7 @@ class GrafanaConfig:
     alert_interval_seconds: int = knob(
         20,
         "Evaluation interval of the Grafana-managed alert rule group (Grafana needs a multiple of 10 s).",
-        (lambda v: v >= 10 and v % 10 == 0, "a multiple of 10 seconds, at least 10"),
+        (lambda v: v >= 10 and v % 10 == 0, "a multiple of 10 seconds, at least 10"), most=HOUR,
     )
     dashboards_path: str = knob(
         "/var/lib/grafana/dashboards/vigilante",
@@ -185,7 +206,7 @@ class KubernetesConfig:
     )
     # --- manifests (issue 9): what `vigilante generate` writes under manifests/ ---
     app_port: int = knob(8000, "Number of the app container's port (app and /metrics); named `app_metrics_port`.",
-                         (lambda v: 0 < v < 65536, "a TCP port"))
+                         (lambda v: 0 < v < 65536, "a TCP port"), most=65535)
     app_container: str = knob("app", "Name of the app's container in its Deployment (the attach-app component patches it).",
                               _DNS_LABEL)
     image_registry: str = knob(
@@ -203,7 +224,7 @@ class KubernetesConfig:
     prometheus_storage: str = knob("20Gi", "Size of the standalone Prometheus volume.", _VOLUME_SIZE)
     prometheus_retention_days: int = knob(
         8, "Days the standalone Prometheus keeps; at least the longest burn-rate window plus a day.",
-        (lambda v: v >= 1, "an integer >= 1"),
+        (lambda v: v >= 1, "an integer >= 1"), most=3650,
     )
     scorer_storage: str = knob("1Gi", "Size of the scorer's state volume.", _VOLUME_SIZE)
     ingress_host: str = knob(
@@ -241,21 +262,27 @@ class ScorerConfig:
         "deviation, so the end of an error burst is not a new anomaly. Other features alert both ways.",
     )
     job: str = knob("vigilante-scorer", "Prometheus `job` label of the scorer's scrape target.", _JOB_NAME)
-    tick_seconds: float = knob(15.0, "Seconds between two scored ticks.", (_positive, "a positive number"))
+    tick_seconds: float = knob(
+        15.0, "Seconds between two scored ticks.",
+        # Windows are counted in ticks: a day's hold in ticks of 1e-300 s is no count a deque can take.
+        (lambda v: v >= 0.01, "a duration of at least 0.01 seconds"), most=HOUR,
+    )
     hold_seconds: float = knob(
         60.0, "How long the score must stay above the threshold before the decision turns to 1 (rounded up to whole "
         "ticks, at least one). As long as the 1-minute rate window: a burst that fits in one window (a few "
         "errors at night, one pod's restart) is over before it; 30 s let through 1.2 false episodes a week on "
-        "the benchmark's held-out seeds, 60 s 0.17, with the same recall.", (_positive, "a positive duration in seconds")
+        "the benchmark's held-out seeds, 60 s 0.17, with the same recall.", (_positive, "a positive duration in seconds"),
+        most=DAY,
     )
     at_once_ratio: float = knob(
         2.0,
         "A score at least this many times the threshold turns the decision to 1 on that tick, without waiting "
         "hold_seconds: a clear incident is notified a tick sooner (the benchmark's false alerts did not change "
         "at 2 or 3). 0 = always wait.",
-        (lambda v: v == 0 or v > 1, "0 or a number above 1"),
+        (lambda v: v == 0 or v > 1, "0 or a number above 1"), most=1000,
     )
-    listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"))
+    listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"),
+                            most=65535)
     state_path: str = knob("vigilante-state.json", "File the model state is saved to and restored from.", _LABEL_VALUE)
     # --- the model (issue 6); figures behind the defaults: scripts/bench_detection.py ---
     model_layout: str = knob(
@@ -264,61 +291,67 @@ class ScorerConfig:
         "several time scales), scores combined by their maximum; `joint`: one model over all of them.",
         (lambda v: v in ("per_feature", "joint"), "'per_feature' or 'joint'"),
     )
-    n_trees: int = knob(25, "Half-Space Trees per model.", (lambda v: 1 <= v <= 200, "an integer between 1 and 200"))
-    tree_height: int = knob(6, "Height of each tree (cost grows as 2**height).", (lambda v: 1 <= v <= 15, "an integer between 1 and 15"))
+    n_trees: int = knob(25, "Half-Space Trees per model.", (lambda v: 1 <= v <= 200, "an integer between 1 and 200"),
+                        most=200)
+    tree_height: int = knob(6, "Height of each tree (cost grows as 2**height).", (lambda v: 1 <= v <= 15, "an integer between 1 and 15"),
+                            most=15)
     window_size: int = knob(
         0,
         "Rows of reference mass of each model; 0 = the number of training rows, so the model is warm "
         "(river scores 0 until a whole window is learned) and remembers the whole training set.",
-        (lambda v: v >= 0, "an integer >= 0"),
+        (lambda v: v >= 0, "an integer >= 0"), most=1_000_000,
     )
-    seed: int = knob(42, "Random seed of the trees (same seed, same model).", (lambda v: v >= 0, "an integer >= 0"))
+    seed: int = knob(42, "Random seed of the trees (same seed, same model).", (lambda v: v >= 0, "an integer >= 0"),
+                     most=2**32 - 1)
     context_half_lives_seconds: tuple[float, ...] = knob(
         (0.0, 30.0),
         "Time scales of each feature's deviation from its baseline: half-lives in seconds of exponential "
         "averages of it (0 = the tick itself). Longer ones catch mild, lasting changes.",
         (lambda v: len(v) > 0 and all(h >= 0 for h in v), "a non-empty list of durations >= 0 in seconds"),
+        most=30 * DAY,
     )
     context_clip: float = knob(
         4.0,
         "The longer time scales average the deviation clipped to this many noise units: they tell a lasting mild "
         "change, and a big spike does not echo in them for minutes after it ended.",
-        (_positive, "a positive number"),
+        (_positive, "a positive number"), most=1000,
     )
     baseline_half_life_seconds: float = knob(
         450.0, "Half-life (seconds) of the level of each feature's baseline (follows the daily rhythm).",
-        (_positive, "a positive duration in seconds")
+        (_positive, "a positive duration in seconds"), most=30 * DAY,
     )
     trend_half_life_seconds: float = knob(
         900.0, "Half-life (seconds) of the trend of each baseline (follows slow ramps).",
-        (_positive, "a positive duration in seconds")
+        (_positive, "a positive duration in seconds"), most=30 * DAY,
     )
     baseline_clip: float = knob(
         3.0,
         "On learned ticks, a deviation larger than this many noise units moves the baseline as if it were this "
         "size (a robust, Huber-style update): slow ramps are followed, sudden jumps barely.",
-        (_positive, "a positive number"),
+        (_positive, "a positive number"), most=1000,
     )
     limit_quantile: float = knob(
         0.9995, "Training quantile (and 1 - it) that bounds each derived feature before headroom; it stops short of the "
-        "two most extreme training rows on each side (a freak row is not normal).", (_probability, "a number between 0 and 1")
+        "two most extreme training rows on each side (a freak row is not normal).", (_probability, "a number between 0 and 1"),
+        most=1,
     )
     headroom: float = knob(
         2.0, "Room added on each side of the training range, as a fraction of its width; values beyond are clipped.",
-        (lambda v: v >= 0, "a number >= 0"),
+        (lambda v: v >= 0, "a number >= 0"), most=1000,
     )
     threshold_quantile: float = knob(
-        0.999, "Quantile of the training scores the threshold starts from; it stops short of the two highest.", (_probability, "a number between 0 and 1")
+        0.999, "Quantile of the training scores the threshold starts from; it stops short of the two highest.",
+        (_probability, "a number between 0 and 1"), most=1,
     )
     threshold_margin: float = knob(
-        0.6, "Fraction added to that quantile (0.6 = 60 % above).", (lambda v: v >= 0, "a number >= 0")
+        0.6, "Fraction added to that quantile (0.6 = 60 % above).", (lambda v: v >= 0, "a number >= 0"), most=1000,
     )
     relearn_after_seconds: float = knob(
         7200.0,
         "Once the score was above the threshold half of this long and the values are steady, the level is "
         "accepted as the new normal (baselines re-set, learning resumes): a lasting shift alerts for at most this "
         "long (twice this if the values keep moving), and so does a real incident. 0 = never.",
-        (lambda v: v >= 0, "a duration >= 0 in seconds"),
+        (lambda v: v >= 0, "a duration >= 0 in seconds"), most=30 * DAY,
     )
 
 
@@ -328,7 +361,7 @@ class AlertingConfig:
 
     slo_period_days: float = knob(
         30.0, "Period the availability SLO's error budget is counted over; burn-rate factors derive from it.",
-        (_positive, "a positive number"),
+        (_positive, "a positive number"), most=365,
     )
     runbook_base_url: str = knob(
         "https://github.com/vigilante/vigilante/blob/main/rules/runbook.md",
@@ -357,11 +390,12 @@ class AlertingConfig:
         ".+", "Regex of the app's HorizontalPodAutoscaler names in its namespace; '.+' means every HPA.", _LABEL_VALUE
     )
     memory_limit_ratio: float = knob(
-        0.9, "Working-set memory / memory limit above which the memory alert fires.", (_probability, "a number between 0 and 1")
+        0.9, "Working-set memory / memory limit above which the memory alert fires.", (_probability, "a number between 0 and 1"),
+        most=1,
     )
     cpu_throttling_ratio: float = knob(
         0.25, "Share of CFS periods throttled above which the CPU throttling alert fires.",
-        (_probability, "a number between 0 and 1"),
+        (_probability, "a number between 0 and 1"), most=1,
     )
 
 
@@ -376,13 +410,14 @@ class ServiceConfig:
         (lambda v: all(k and q for k, q in v.items()), "a mapping of feature name to a PromQL query"),
     )
     bootstrap_hours: float = knob(
-        2.0, "Hours of Prometheus history the scorer trains on when it has no saved state.", (_positive, "a positive number")
+        2.0, "Hours of Prometheus history the scorer trains on when it has no saved state.", (_positive, "a positive number"),
+        most=31 * 24,
     )
     training_csv: str = knob(
         "", "Training CSV (from `vigilante collect`) used when there is neither state nor enough history; '' for none."
     )
     save_every_seconds: float = knob(300.0, "Save the model state at most this often (seconds of scored ticks).",
-                                     (_positive, "a positive duration in seconds"))
+                                     (_positive, "a positive duration in seconds"), most=DAY)
     phase_lock: bool = knob(
         True,
         "Tick just after Prometheus evaluates the rule group that records the features (read from its rules API "
@@ -471,21 +506,21 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
 
 
 def _read_file(path: Path) -> dict[str, dict[str, Located]]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror}") from exc
+    data = _read_bounded(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+    loader = _BoundedLoader(text, lambda mark: f"{path}:{mark.line + 1}")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    finally:
+        loader.dispose()  # the parser's state: the composed nodes stay readable
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):
@@ -503,9 +538,126 @@ def _read_file(path: Path) -> dict[str, dict[str, Located]]:
             raise ConfigError(f"{where}: section '{section}' must be a mapping of keys")
         keys = out.setdefault(section, {})
         for k_node, v_node in value_node.value:
-            value = yaml.safe_load(yaml.serialize(v_node))
-            keys[k_node.value] = (value, f"{path}:{k_node.start_mark.line + 1}")
+            where = f"{path}:{k_node.start_mark.line + 1}"
+            keys[k_node.value] = (loader.value_of(v_node, f"{where}: {section}.{k_node.value}"), where)
     return out
+
+
+# --- reading YAML within bounds ----------------------------------------------------------
+# A configuration is a few kilobytes of flat keys. These limits are far above any real one and
+# far below what costs a second: PyYAML's composer recurses once per nesting level, and an
+# alias stands for the whole value it names, so 342 bytes of aliases can stand for 9**9 values.
+
+MAX_FILE_BYTES = 1024 * 1024
+"""Largest configuration file read; a larger one is refused unread."""
+MAX_NESTING = 20
+"""Deepest nesting of lists and mappings (a configuration needs four)."""
+MAX_VALUES = 10_000
+"""Most values (scalars, lists, mappings) in a file or variable, each alias counting as all it names."""
+MAX_DIGITS = 40
+"""Longest integer literal read (the largest maximum, a 32-bit seed, has 10 digits)."""
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes: a regular file of at most :data:`MAX_FILE_BYTES`, opened without blocking."""
+    try:
+        # stat first: opening a FIFO waits for a writer, and a device may act on open.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ConfigError(f"{path}: not a regular file; give the path of a YAML file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the stat
+                raise ConfigError(f"{path}: not a regular file; give the path of a YAML file")
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB; a configuration is a few kilobytes")
+    return data
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses, while composing, nesting deeper than :data:`MAX_NESTING`
+    and more than :data:`MAX_VALUES` values with aliases expanded, so nothing later (the
+    duplicate-key walk, construction, the checks) meets an exponential or recursive input.
+
+    ``locate`` turns a YAML mark into the error prefix: ``file:line``, or the variable's name.
+
+    >>> loader = _BoundedLoader("[&a [1, 2], *a, *a]", lambda mark: "<doc>")
+    >>> loader.value_of(loader.get_single_node(), "<doc>")
+    [[1, 2], [1, 2], [1, 2]]
+    >>> loader.values
+    10
+    """
+
+    def __init__(self, text: str, locate: Callable[[yaml.Mark], str]):
+        super().__init__(text)
+        self.locate = locate
+        self.values = 0  # values composed so far, aliases expanded
+        self._depth = 0
+        self._anchored: dict[int, int] = {}  # id of a complete anchored node -> values it stands for
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if id(node) not in self._anchored:  # its anchor is still open: the alias is inside it
+                raise ConfigError(f"{self.locate(event.start_mark)}: alias '*{event.anchor}' inside the value it "
+                                  "names; a value cannot contain itself")
+            self._count(self._anchored[id(node)], event)
+            return node
+        if self._depth >= MAX_NESTING:
+            raise ConfigError(f"{self.locate(event.start_mark)}: nested deeper than {MAX_NESTING} levels; "
+                              "a configuration needs a few")
+        before = self.values
+        self._count(1, event)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if getattr(event, "anchor", None) is not None:
+            self._anchored[id(node)] = self.values - before
+        if node.tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_DIGITS:
+            # Python would refuse it past 4300 digits, advising a setting the user cannot change.
+            raise ConfigError(f"{self.locate(event.start_mark)}: a number of {len(node.value)} characters; "
+                              f"no setting takes more than {MAX_DIGITS}")
+        return node
+
+    def _count(self, values: int, event: yaml.Event) -> None:
+        self.values += values
+        if self.values > MAX_VALUES:
+            raise ConfigError(f"{self.locate(event.start_mark)}: more than {MAX_VALUES} values (aliases counted "
+                              "as all they stand for); a configuration needs far fewer")
+
+    def value_of(self, node: yaml.Node, what: str) -> Any:
+        """The Python value of ``node`` (a node this loader composed): shared, never copied, per alias."""
+        try:
+            return self.construct_document(node)
+        except ValueError as exc:  # a date such as 2024-02-30 is YAML, but no date
+            raise ConfigError(f"{what}: cannot read the value: {str(exc)[:120]}") from None
+
+
+def _load_text(text: str, what: str) -> Any:
+    """``text`` read as one YAML value within the same limits as a file; ``what`` prefixes errors."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise ConfigError(f"{what}: larger than {MAX_FILE_BYTES // 1024} KiB")
+    loader = _BoundedLoader(text, lambda mark: what)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else loader.value_of(node, what)
+    finally:
+        loader.dispose()
+
+
+def _shown(value: Any, width: int = 80) -> str:
+    """``repr(value)``, cut to ``width`` characters: an error names a value, it does not print a megabyte.
+
+    >>> _shown("x" * 100, 12)
+    "'xxxxxxxx..."
+    """
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _refuse_duplicate_keys(node: yaml.Node, path: Path, parents: tuple[str, ...] = ()) -> None:
@@ -566,12 +718,34 @@ def _build(layers: Mapping[str, Mapping[str, Located]], source: str) -> Config:
             if key.endswith("_seconds"):
                 raw = _duration(raw)
             value = _coerce(raw, hints[key], f"{where}: {name}.{key}")
-            check = f.metadata.get("check")
+            check, most = f.metadata.get("check"), f.metadata.get("most")
             if check and not check[0](value):
-                raise ConfigError(f"{where}: {name}.{key}: expected {check[1]}, got {raw!r}")
+                raise ConfigError(f"{where}: {name}.{key}: expected {check[1]}, got {_shown(raw)}")
+            if most is not None and _largest(value) > most:
+                expected = f"{check[1]}, " if check else ""
+                raise ConfigError(f"{where}: {name}.{key}: expected {expected}at most {_amount(most, key)}, "
+                                  f"got {_shown(raw)}")
             values[key] = value
         sections[name] = cls(**values)
     return Config(**sections, source=source)
+
+
+def _largest(value: int | float | tuple[float, ...]) -> float:
+    return max(value, default=0) if isinstance(value, tuple) else value
+
+
+def _amount(most: float, key: str) -> str:
+    """A maximum as the user writes it, with the days or hours a number of seconds is.
+
+    >>> _amount(30 * DAY, "relearn_after_seconds"), _amount(HOUR, "tick_seconds"), _amount(1000, "headroom")
+    ('2592000 (30d)', '3600 (1h)', '1000')
+    """
+    text = str(most) if isinstance(most, int) else f"{most:g}"
+    if key.endswith("_seconds"):
+        for unit, seconds in (("d", DAY), ("h", HOUR), ("m", 60)):
+            if most >= seconds and most % seconds == 0:
+                return f"{text} ({most // seconds:g}{unit})"
+    return text
 
 
 class _EnvText(str):
@@ -583,19 +757,19 @@ def _coerce(raw: Any, hint: Any, what: str) -> Any:
         if hint is str:
             return str(raw)  # VIGILANTE_APP__JOB=123 names the job "123"
         try:
-            raw = yaml.safe_load(raw) if raw.strip() else ""
+            raw = _load_text(raw, what) if raw.strip() else ""
         except yaml.YAMLError:
             raw = str(raw)
     origin = typing.get_origin(hint)
     if origin is dict:
         key_type, value_type = typing.get_args(hint)
         if not isinstance(raw, dict):
-            raise ConfigError(f"{what}: expected a mapping, got {raw!r}")
+            raise ConfigError(f"{what}: expected a mapping, got {_shown(raw)}")
         return {_coerce(k, key_type, what): _coerce(v, value_type, what) for k, v in raw.items()}
     if origin is tuple:
         item_type = typing.get_args(hint)[0]
         if not isinstance(raw, (list, tuple)):
-            raise ConfigError(f"{what}: expected a list of {_type_name(item_type)}, got {raw!r}")
+            raise ConfigError(f"{what}: expected a list of {_type_name(item_type)}, got {_shown(raw)}")
         return tuple(_coerce(item, item_type, what) for item in raw)
     if hint is bool:
         if isinstance(raw, bool):
@@ -613,7 +787,7 @@ def _coerce(raw: Any, hint: Any, what: str) -> Any:
             return raw
     else:  # pragma: no cover - a programming error in a section class
         raise TypeError(f"unsupported config type {hint}")
-    raise ConfigError(f"{what}: expected {_type_name(hint)}, got {raw!r}")
+    raise ConfigError(f"{what}: expected {_type_name(hint)}, got {_shown(raw)}")
 
 
 # YAML 1.2's number notations; PyYAML reads YAML 1.1, where `1e3` and `1e-300` are strings.
@@ -672,7 +846,8 @@ def describe() -> str:
         for f in dataclasses.fields(cls):
             default = _plain(f.default if f.default is not dataclasses.MISSING else f.default_factory())
             rendered = json.dumps(default) if not isinstance(default, str) else yaml.safe_dump(default).splitlines()[0]
-            lines.append(f"  # {f.metadata['doc']}")
+            most = f.metadata["most"]
+            lines.append(f"  # {f.metadata['doc']}" + (f" At most {_amount(most, f.name)}." if most is not None else ""))
             lines.append(f"  {f.name}: {rendered}")
         lines.append("")
     return "\n".join(lines)
