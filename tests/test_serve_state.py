@@ -133,6 +133,28 @@ def test_a_state_trained_with_other_settings_is_kept_as_a_backup_before_the_boot
     assert Detector.load(state).config.n_trees == 10  # the bootstrapped model was saved in its place
 
 
+def test_a_forged_pickle_state_is_set_aside_unread_and_the_scorer_bootstraps(tmp_path, caplog):
+    import hashlib
+    import json
+    import pickle
+
+    class WritesAMarker:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "ran"), "w"))
+
+    body = pickle.dumps(WritesAMarker())
+    header = {"format": "vigilante-scorer-state", "schema_version": 3, "sha256": hashlib.sha256(body).hexdigest()}
+    (tmp_path / "state").write_bytes(json.dumps(header).encode() + b"\n" + body)
+
+    service = service_for(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        service.start()
+
+    assert not (tmp_path / "ran").exists()
+    assert service.warm_source == "prometheus" and "schema version 3" in caplog.text
+    assert (tmp_path / "state.bak").read_bytes().endswith(body)
+
+
 def test_a_state_ahead_of_the_clock_is_set_aside_and_the_scorer_scores(tmp_path, caplog):
     state = tmp_path / "state"
     future = [(NOW + 86_400 + t, v) for t, v in normal_rows(200)]
