@@ -67,8 +67,13 @@ def train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    check_target(args.out, inputs=[args.input])  # before the work, not after it
+    import os
+
+    from vigilante.config import CONFIG_PATH_ENV
     from vigilante.scorer.series import clock_order
+
+    # Before the work, not after it; the configuration is an input too.
+    check_target(args.out, inputs=[p for p in (args.input, args.config or os.environ.get(CONFIG_PATH_ENV)) if p])
 
     cfg, records = _load(args)
     detector = _fit(cfg, records)

@@ -18,11 +18,13 @@ from prometheus_client import CollectorRegistry
 from vigilante.config import Config
 from vigilante.feature_source import FeatureSource
 from vigilante.prometheus_api import PrometheusAPI
+from vigilante.scorer import Detector
 from vigilante.service.commands import feature_queries
 from vigilante.service.loop import ScorerService
 from vigilante.service.metrics import ScorerMetrics
 from scripts.harness import PrometheusServer, backfill_openmetrics, backfill_recording_rules
 from tests.fixtures.flask_history import P50, P95, Pod, exposition
+from tests.scorer_data import normal_rows, small_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RECORDING_RULES = REPO_ROOT / "rules" / "generated" / "vigilante-recording.rules.yml"
@@ -140,16 +142,21 @@ def test_a_restarted_scorer_resumes_from_its_state_with_the_same_scores(history,
     assert set(decisions) == {0}  # steady traffic, scale-in included: no re-warm-up alert
 
 
-def test_a_corrupt_state_falls_back_to_bootstrap_with_a_clear_log_line(history, tmp_path, caplog):
+def test_a_corrupt_state_is_kept_as_a_backup_and_falls_back_to_bootstrap_with_a_clear_log_line(history, tmp_path,
+                                                                                                 caplog):
     server, start, end = history
     service = service_for(server, tmp_path, clock=lambda: start + 75 * MINUTE)
-    Path(service.config.scorer.state_path).write_text('{"schema": 1, "trunc')
+    state = Path(service.config.scorer.state_path)
+    Detector.fit(small_config(), normal_rows(100)).save(state)
+    truncated = state.read_bytes()[:-100]  # a state of ours, cut short
+    state.write_bytes(truncated)
 
     with caplog.at_level(logging.WARNING):
         service.start()
 
     assert service.warm_source == "prometheus"
-    assert f"state file {service.config.scorer.state_path} not used" in caplog.text
+    assert f"state file {state} not used" in caplog.text and f"kept as {state}.bak" in caplog.text
+    assert Path(f"{state}.bak").read_bytes() == truncated
 
 
 def test_collect_history_writes_a_training_csv_the_backtest_reads(history, tmp_path, monkeypatch, capsys):

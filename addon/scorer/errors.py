@@ -11,3 +11,7 @@ class StateError(ScorerError):
 
 class TrainingError(ScorerError):
     """The training rows cannot produce a model (too few, a feature with no value...)."""
+
+
+class NotAStateError(StateError):
+    """The file is not a scorer state at all (or cannot be read): it is never replaced."""

@@ -63,6 +63,11 @@ def unpack(packed: dict[str, Any]) -> HalfSpaceTrees:
     model = HalfSpaceTrees(**packed["params"])
     names, feature, threshold = packed["names"], packed["feature"].tolist(), packed["threshold"].tolist()
     l_mass, r_mass = packed["l_mass"].tolist(), packed["r_mass"].tolist()
+    # Checked before building: trees of a height the arrays do not hold would be built node by node first.
+    nodes = packed["trees"] * (2 ** (model.height + 1) - 1)
+    if not len(feature) == len(threshold) == len(l_mass) == len(r_mass) == nodes:
+        raise ValueError(f"packed trees hold {len(l_mass)} nodes, {packed['trees']} trees of height "
+                         f"{model.height} have {nodes}")
     position = 0
 
     def build(depth: int):

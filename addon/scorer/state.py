@@ -1,18 +1,21 @@
-"""Saving and loading the whole detector, atomically, with a schema version.
+"""Saving and loading the whole detector, atomically, as plain data that cannot run code.
 
 The file is one header line of JSON (format, schema version, versions of vigilante and
-river, the features, a SHA-256 of the body) followed by the pickled :class:`Detector`.
-It is written to a temporary file in the same directory, flushed to disk, then renamed
-over the old one, so a crash leaves either the old state or the new one, never half.
+river, the features, a SHA-256 of the rest), then the :class:`Detector` as one line of JSON
+and the bytes of its arrays, through :mod:`vigilante.scorer.codec`, which rebuilds only the
+scorer's own classes and never calls anything the file names. Loading a state
+is as safe as reading a CSV; the checksum catches corruption. A state of schema 3 or older
+(a pickle) is refused, never unpickled.
 
-Pickle runs code when loaded: a state file is trusted like the configuration is (the
-scorer writes it, in its own volume); the checksum catches corruption, not tampering.
+It is written to a temporary file in the same directory (readable by its owner only),
+flushed to disk, then renamed over the old one, so a crash leaves either the old state or
+the new one, never half. A file at the path that is not a scorer state is never replaced.
 
     >>> import tempfile, os
     >>> from vigilante.config import ScorerConfig
     >>> from vigilante.scorer import Detector
     >>> d = Detector.fit(ScorerConfig(features=("value",)), [(float(i), {"value": i % 7}) for i in range(100)])
-    >>> path = os.path.join(tempfile.mkdtemp(), "state.bin")
+    >>> path = os.path.join(tempfile.mkdtemp(), "state.json")
     >>> d.save(path)
     >>> Detector.load(path).threshold == d.threshold
     True
@@ -29,19 +32,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from vigilante.output_files import atomic_open
-from vigilante.scorer.errors import StateError
+from vigilante.output_files import OutputError, atomic_open, check_target
+from vigilante.scorer.errors import NotAStateError, StateError
 
 if TYPE_CHECKING:
     from vigilante.config import ScorerConfig
     from vigilante.scorer.detector import Detector
 
 FORMAT = "vigilante-scorer-state"
-SCHEMA_VERSION = 3  # 3: the trees saved as arrays (vigilante.scorer.forest_state)
-"""2: windows configured in seconds and counted in the training rows' own spacing."""
+SCHEMA_VERSION = 4  # 4: plain JSON data (vigilante.scorer.codec); 3 and older were pickles, never loaded
+"""3: the trees saved as arrays (vigilante.scorer.forest_state); 2: windows configured in seconds."""
+
+HEADER_LIMIT = 64 * 1024
+"""The most bytes the header line may take: a longer first line is not a state's."""
 
 
 MODEL_SETTINGS = ("model_layout", "n_trees", "tree_height", "window_size", "seed", "context_half_lives_seconds",
@@ -59,12 +64,41 @@ def _versions() -> dict[str, str]:
     return {"vigilante": __version__, "river": river.__version__}
 
 
-def save_state(detector: "Detector", path: str | os.PathLike) -> None:
-    """Write ``detector`` to ``path`` atomically (temporary file, fsync, rename).
+_codec = None
 
-    Raises :class:`~vigilante.output_files.OutputError` when ``path`` cannot be written.
+
+def _state_codec():
+    """The codec of the detector and the small classes it holds (imported late: the detector imports this module's users)."""
+    global _codec
+    if _codec is None:
+        from vigilante.config import ScorerConfig
+        from vigilante.scorer.baseline import HoltBaseline
+        from vigilante.scorer.codec import Codec
+        from vigilante.scorer.detector import Detector
+        from vigilante.scorer.threshold import HoldDecision
+        from vigilante.scorer.timing import TickScale
+        from vigilante.scorer.transforms import FeatureTransform, Limits
+
+        _codec = Codec([Detector, ScorerConfig, TickScale, FeatureTransform, Limits, HoltBaseline, HoldDecision])
+    return _codec
+
+
+def save_state(detector: "Detector", path: str | os.PathLike) -> None:
+    """Write ``detector`` to ``path`` atomically (temporary file, fsync, rename), readable by its owner only.
+
+    Raises :class:`~vigilante.output_files.OutputError` when ``path`` cannot be written, or
+    holds a file that is not a scorer state (a CSV, a configuration): that is never replaced.
     """
-    body = pickle.dumps(detector, protocol=pickle.HIGHEST_PROTOCOL)
+    check_target(path)
+    if os.path.lexists(path):
+        try:
+            read_header(path)
+        except NotAStateError as exc:
+            raise OutputError(f"{exc}; refusing to replace it: remove it or name another file") from None
+        except StateError:
+            pass  # a state of ours, of another schema: replacing it is what a save does
+    data, blob = _state_codec().encode(detector)
+    body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode() + b"\n" + blob
     header = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -72,49 +106,76 @@ def save_state(detector: "Detector", path: str | os.PathLike) -> None:
         "features": list(detector.features),
         "sha256": hashlib.sha256(body).hexdigest(),
     }
-    with atomic_open(path, "wb", fsync=True) as fh:
+    with atomic_open(path, "wb", fsync=True, file_mode=0o600) as fh:
         fh.write(json.dumps(header, sort_keys=True).encode() + b"\n")
         fh.write(body)
+
+
+def read_header(path: str | os.PathLike) -> dict[str, Any]:
+    """The header of the state at ``path``, its schema version the one this vigilante reads.
+
+    Raises :class:`NotAStateError` when the file cannot be read or is not a scorer state
+    at all, :class:`StateError` when it is a state of another schema version.
+    """
+    header, _ = _read(path, body=False)
+    return header
+
+
+def _read(path: str | os.PathLike, body: bool = True) -> tuple[dict[str, Any], bytes]:
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(HEADER_LIMIT)
+            rest = fh.read() if body else b""
+    except OSError as exc:
+        raise NotAStateError(f"{path}: cannot read the scorer state: {exc.strerror}") from exc
+    try:
+        header = json.loads(first)
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ValueError
+    except ValueError:
+        raise NotAStateError(f"{path}: not a vigilante scorer state file") from None
+    version = header.get("schema_version")
+    if version != SCHEMA_VERSION:
+        kind = " (a pickle, which is never loaded: it could run code)" if isinstance(version, int) and version < 4 else ""
+        raise StateError(
+            f"{path}: state schema version {version}{kind}, this vigilante reads version {SCHEMA_VERSION}: "
+            "retrain with `vigilante train`, or let the scorer bootstrap"
+        )
+    return header, rest
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
 
 
 def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) -> "Detector":
     """Read a detector saved by :func:`save_state`.
 
     Raises :class:`StateError` (one clear sentence, naming the file) when it is missing,
-    not a state file, corrupt, of another schema version, or reads other features than
-    ``config`` names. With ``config``, its decision knobs (hold, relearning) apply.
+    not a state file (:class:`NotAStateError`), corrupt, of another schema version, or
+    reads other features than ``config`` names. With ``config``, its decision knobs
+    (hold, relearning) apply.
     """
     from vigilante.scorer.detector import Detector
 
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            first = fh.readline(64 * 1024)
-            body = fh.read()
-    except OSError as exc:
-        raise StateError(f"{path}: cannot read the scorer state: {exc.strerror}") from exc
-    try:
-        header = json.loads(first)
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise ValueError
-    except ValueError:
-        raise StateError(f"{path}: not a vigilante scorer state file") from None
-    version = header.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise StateError(
-            f"{path}: state schema version {version}, this vigilante reads version {SCHEMA_VERSION}: "
-            "train a new model with `vigilante train`"
-        )
+    header, body = _read(path)
     if hashlib.sha256(body).hexdigest() != header.get("sha256"):
         raise StateError(f"{path}: corrupt: the body does not match its checksum")
+    line_end = body.find(b"\n")  # the model's line of JSON, then its arrays' bytes
     try:
-        detector = pickle.loads(body)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
+        if line_end < 0:
+            raise ValueError("the model's line of JSON has no end")
+        data = json.loads(body[:line_end], parse_constant=_refuse_constant)
+        detector = _state_codec().decode(data, memoryview(body)[line_end + 1 :])
+    except Exception as exc:  # noqa: BLE001 - any failure to rebuild means the same to the user
         saved, now = header.get("river"), _versions()["river"]
         hint = f" (saved with river {saved}, running river {now})" if saved != now else ""
         raise StateError(f"{path}: cannot restore the model{hint}: {exc}") from exc
     if not isinstance(detector, Detector):
         raise StateError(f"{path}: the state holds a {type(detector).__name__}, not a Detector")
+    _check_attributes(path, detector)
     if config is not None:
         if tuple(config.features) != detector.features:
             raise StateError(
@@ -133,3 +194,16 @@ def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) ->
                              f"{config.tick_seconds / spacing:.3g}x; retrain at that interval, or let the scorer bootstrap")
         detector.replace_config(config)
     return detector
+
+
+def _check_attributes(path: str, detector: "Detector") -> None:
+    """Refuse a detector saved by a version of vigilante whose detectors held other attributes."""
+    from vigilante.scorer.detector import Detector
+
+    expected = set(vars(Detector(detector.config, detector.ticks.spacing_seconds)))
+    missing, extra = sorted(expected - set(vars(detector))), sorted(set(vars(detector)) - expected)
+    if missing or extra:
+        what = "; ".join(part for part in (f"without {', '.join(missing)}" if missing else "",
+                                           f"with {', '.join(extra)}" if extra else "") if part)
+        raise StateError(f"{path}: saved by another version of vigilante ({what}): "
+                         "retrain with `vigilante train`, or let the scorer bootstrap")

@@ -84,6 +84,28 @@ def compress_time(config: Config, tick_seconds: float) -> tuple[Config, str]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from vigilante.service.state_file import prepare_state_file
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    started = time.time()
+    config = load_config(args.config)
+    line = None
+    if args.tick_seconds is not None:
+        config, line = compress_time(config, args.tick_seconds)
+    # Before anything else: a state path that is an input, not a state, or in use is refused here.
+    with prepare_state_file(config, started):
+        if line:
+            log.info("%s", line)
+            if args.tick_seconds < config.prometheus.evaluation_interval_seconds:
+                log.warning("ticks every %g s read recording rules evaluated every %g s: set "
+                            "prometheus.evaluation_interval_seconds (and the scrape interval) as short in the "
+                            "Prometheus configuration, or ticks repeat the same values", args.tick_seconds,
+                            config.prometheus.evaluation_interval_seconds)
+        return _serve(config, args.port, started)
+
+
+def _serve(config: Config, port: int | None, started: float) -> int:
+    """Score and serve until SIGTERM or SIGINT; the state file is checked and locked by the caller."""
     from prometheus_client import CollectorRegistry
 
     from vigilante.service.http import HttpServer, endpoints
@@ -91,16 +113,6 @@ def run_serve(args: argparse.Namespace) -> int:
     from vigilante.service.metrics import ScorerMetrics
     from vigilante.service.phase import RulePhase, rule_phase
 
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = load_config(args.config)
-    if args.tick_seconds is not None:
-        config, line = compress_time(config, args.tick_seconds)
-        log.info("%s", line)
-        if args.tick_seconds < config.prometheus.evaluation_interval_seconds:
-            log.warning("ticks every %g s read recording rules evaluated every %g s: set "
-                        "prometheus.evaluation_interval_seconds (and the scrape interval) as short in the "
-                        "Prometheus configuration, or ticks repeat the same values", args.tick_seconds,
-                        config.prometheus.evaluation_interval_seconds)
     registry = CollectorRegistry()
     metrics = ScorerMetrics(registry, config.scorer.features)
     source = _source(config, metrics.observe_query)
@@ -122,8 +134,7 @@ def run_serve(args: argparse.Namespace) -> int:
             return False, f"last tick could not read Prometheus at {config.prometheus.url}"
         return True, f"warm from {service.warm_source}"
 
-    started = time.time()
-    port = args.port if args.port is not None else config.scorer.listen_port
+    port = port if port is not None else config.scorer.listen_port
     try:
         server = HttpServer(endpoints(registry, alive, ready), config.service.listen_address, port).start()
     except OSError as exc:

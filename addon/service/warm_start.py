@@ -1,12 +1,15 @@
 """Get a trained detector at start-up: saved state, else Prometheus history, else a CSV.
 
 Each way is tried in that order, and the reason a way was passed over is kept, so the log
-and the error say exactly why the scorer is (not yet) warm.
+and the error say exactly why the scorer is (not yet) warm. A saved state that cannot be
+used is kept as a backup before another way's model is saved in its place; a file at the
+state path that is not a scorer state keeps the scorer cold rather than be replaced.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +18,13 @@ from vigilante.feature_source import FeatureSource
 from vigilante.prometheus_api import PrometheusError
 from vigilante.rules.recording import histogram_buckets
 from vigilante.scorer import Detector, ScorerError, StateError, TrainingError
+from vigilante.scorer.errors import NotAStateError
+from vigilante.service.state_file import set_aside
+
+CLOCK_SKEW_SECONDS = 30.0
+"""How far a saved model's last tick may be ahead of the clock and still be used (another
+machine's clock, a small step back): ticks before it are refused until the clock passes it,
+so more than this would leave a ready scorer failing tick after tick."""
 
 
 class NotWarmError(RuntimeError):
@@ -29,7 +39,7 @@ class WarmStart:
     source: str
     notes: list[str] = field(default_factory=list)
     broken_state: str = ""
-    """Why a state file that exists was not used (a warning: the saved model is lost), or ''."""
+    """Why a state file that exists was not used, and where it was kept (a warning), or ''."""
 
 
 def warm_start(config: Config, features: FeatureSource, now: float) -> WarmStart:
@@ -39,12 +49,22 @@ def warm_start(config: Config, features: FeatureSource, now: float) -> WarmStart
     state = Path(config.scorer.state_path)
     if state.exists():
         try:
-            return WarmStart(Detector.load(state, config.scorer), "state", notes)
+            detector = Detector.load(state, config.scorer)
+            refuse_ahead_of_clock(detector, state, now)
+            return WarmStart(detector, "state", notes)
+        except NotAStateError as exc:
+            # Any model made now would be saved over it.
+            raise NotWarmError(f"{exc}; it is never replaced: set scorer.state_path to another file") from None
         except StateError as exc:
-            # Said once by the caller (not on every retry): in the "not warm yet" line, or as a
-            # warning when another way warms the model.
-            broken = f"state file {state} not used ({exc})"
-            notes.append(f"state {state} not used: {exc}")
+            try:
+                backup = set_aside(state)
+            except OSError as err:
+                raise NotWarmError(f"state file {state} not used ({exc}) and cannot be kept as a backup "
+                                   f"({err.strerror}): not replaced") from None
+            # Said once by the caller (the file is gone after this): in the "not warm yet" line,
+            # or as a warning when another way warms the model.
+            broken = f"state file {state} not used ({exc}); kept as {backup}"
+            notes.append(f"state {state} not used: {exc}; kept as {backup}")
     else:
         notes.append(f"no state file at {state}")
 
@@ -61,6 +81,15 @@ def warm_start(config: Config, features: FeatureSource, now: float) -> WarmStart
     else:
         notes.append("no training CSV configured (service.training_csv)")
     raise NotWarmError("; ".join(notes))
+
+
+def refuse_ahead_of_clock(detector: Detector, state: Path, now: float) -> None:
+    """Raise :class:`StateError` when the model's last tick is more than ``CLOCK_SKEW_SECONDS`` after ``now``."""
+    ahead = detector.last_timestamp - now
+    if ahead > CLOCK_SKEW_SECONDS:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(detector.last_timestamp))
+        raise StateError(f"{state}: the model's last tick ({at}) is {ahead:.0f} s ahead of the clock: a clock set "
+                         "back, or a state from a machine whose clock runs ahead")
 
 
 def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: float) -> Detector:
