@@ -30,7 +30,7 @@ from typing import Callable
 
 from vigilante import __version__
 from vigilante.config import Config, load_config
-from vigilante.output_files import OutputError, WrittenRecord, digest, existing_bytes, inside, write_text
+from vigilante.output_files import OutputError, WrittenRecord, check_target, digest, existing_bytes, inside, write_text
 
 
 @dataclass(frozen=True)
@@ -258,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return _report_check(root, rendered, stale, orphans.removable, record)
     refuse_foreign_targets(root, stale)
+    for path in [*stale, RECORD_NAME]:
+        check_target(root / path, inputs)  # all refusals before the first write
     for path in stale:
         write_text(root / path, rendered[path], inputs=inputs)
         print(f"wrote {path}")
