@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,18 +187,21 @@ def _unrecorded_generated(root: Path, selected: list[Target], known: set[str]) -
     found = []
     for folder in sorted({t.path.rsplit("/", 1)[0] for t in selected}):
         directory = root / folder
-        inside(root, directory / "-")
+        inside(root, directory / "-")  # the folder itself, links resolved, lies inside root
         if not directory.is_dir():
             continue
-        for name in sorted(os.listdir(directory)):
+        with os.scandir(directory) as entries:
+            # A FIFO, a device or a link is neither read nor ours: only regular files are looked into.
+            names = sorted(e.name for e in entries if e.is_file(follow_symlinks=False) and not e.name.startswith("."))
+        for name in names:
             relative = f"{folder}/{name}"
-            if name.startswith(".") or relative in known or not stat.S_ISREG(os.lstat(directory / name).st_mode):
-                continue  # a FIFO, a device or a link is not read, and not ours either
+            if relative in known:
+                continue
             try:
                 if says_generated(directory / name):
                     found.append(relative)
             except OutputError:
-                continue  # replaced by something else since the lstat: not ours
+                continue  # replaced by something else since it was listed: not ours
     return found
 
 
