@@ -22,7 +22,7 @@ import csv
 import sys
 import time
 
-from vigilante.cli import UserError, _config_args
+from vigilante.cli import UserError, _config_args, config_files
 from vigilante.config import load_config
 from vigilante.output_files import atomic_open, check_target
 
@@ -96,7 +96,8 @@ def backtest_arguments(parser: argparse.ArgumentParser) -> None:
 def run_backtest(args: argparse.Namespace) -> int:
     if args.train_rows < 1:
         raise UserError(f"--train-rows must be a positive number of rows, got {args.train_rows}")
-    check_target(args.out, inputs=[args.input])  # before the work, not after it
+    inputs = [args.input, *config_files(args)]
+    check_target(args.out, inputs=inputs)  # before the work, not after it
     cfg, records = _load(args)
     if args.train_rows > len(records):
         raise UserError(f"--train-rows {args.train_rows} but {args.input} has only {len(records)} rows")
@@ -108,7 +109,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     started = last_report = time.monotonic()
     alerts = episodes = previous = 0
     score = 0.0
-    with atomic_open(args.out, inputs=[args.input]) as fh:
+    with atomic_open(args.out, inputs=inputs) as fh:
         writer = csv.writer(fh)
         writer.writerow(["timestamp", "score", "threshold", "alert", "skipped"])
         for i, ((ts, text, values), reason) in enumerate(zip(rest, reasons[args.train_rows :]), 1):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Callable, Sequence
 
 from vigilante import __version__
-from vigilante.config import ConfigError, describe, load_config
+from vigilante.config import CONFIG_PATH_ENV, ConfigError, describe, load_config
 from vigilante.output_files import OutputError
 
 
@@ -26,6 +27,18 @@ Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[a
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="YAML configuration (default: $VIGILANTE_CONFIG, else built-in defaults)")
+
+
+def config_files(args: argparse.Namespace) -> list[str]:
+    """The configuration file a command reads (``--config``, else ``$VIGILANTE_CONFIG``), if any.
+
+    It is one of the command's inputs: no ``--out`` may replace it.
+
+    >>> config_files(argparse.Namespace(config="site.yaml"))
+    ['site.yaml']
+    """
+    path = getattr(args, "config", None) or os.environ.get(CONFIG_PATH_ENV)
+    return [path] if path else []
 
 
 def _run_config(args: argparse.Namespace) -> int:
@@ -106,4 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as ``python -m vigilante.cli``, this module is ``__main__``: the commands raise
+    # ``vigilante.cli.UserError``, which only the imported module's ``main`` catches.
+    from vigilante.cli import main as imported_main
+
+    sys.exit(imported_main())

@@ -11,6 +11,10 @@ Writes ``DIR/prometheus.yml`` and the two rule files it loads, rendered for the 
 - ``vigilante-recording.rules.yml`` and ``vigilante-alerts.rules.yml`` (relative paths:
   Prometheus reads them from the configuration file's folder).
 
+What it wrote is recorded, with each file's SHA-256, in ``DIR/vigilante-prometheus-config.json``.
+A later run replaces a file only while it is recorded and unchanged (or already identical):
+a hand-written or hand-edited ``prometheus.yml`` is refused, naming ``--force``.
+
     >>> import tempfile, yaml
     >>> from pathlib import Path
     >>> from vigilante.config import load_config
@@ -35,13 +39,16 @@ import yaml
 from vigilante.cli import UserError, _config_args
 from vigilante.config import Config, load_config
 from vigilante.generate import Target
-from vigilante.output_files import write_text
+from vigilante.output_files import OutputError, WrittenRecord, check_target, digest, existing_bytes, write_text
 from vigilante.scrape_config import prometheus_config, static_scrape_configs
 
 COMMAND = "vigilante prometheus-config"
 CONFIG_NAME = "prometheus.yml"
 RECORDING_RULES_NAME = "vigilante-recording.rules.yml"
 ALERTING_RULES_NAME = "vigilante-alerts.rules.yml"
+RECORD_NAME = "vigilante-prometheus-config.json"
+RECORD_NOTE = (f"Written by `{COMMAND}` -- do not edit. The files it wrote in this folder with the SHA-256 of each: "
+               "a later run replaces a file only while it is listed here and unchanged.")
 _HOST_PORT = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
 
 
@@ -79,13 +86,33 @@ def prometheus_yaml(config: Config, app_targets: Sequence[str], scorer_targets: 
 
 
 def write_prometheus_config(config: Config, app_targets: Sequence[str], scorer_targets: Sequence[str], out: Path,
-                            alertmanagers: Sequence[str] = ()) -> list[Path]:
-    """Write ``prometheus.yml`` and its rule files into ``out``; return the paths written."""
-    files = {out / t.path: t.text(config) for t in rule_targets()}
-    files[out / CONFIG_NAME] = prometheus_yaml(config, app_targets, scorer_targets, alertmanagers)
-    for path, text in files.items():
-        write_text(path, text)
-    return list(files)
+                            alertmanagers: Sequence[str] = (), *, force: bool = False) -> list[Path]:
+    """Write ``prometheus.yml`` and its rule files into ``out``; return the paths written.
+
+    Refuses (:class:`~vigilante.output_files.OutputError`, before writing any) to replace a file
+    this command did not write, or one edited since, unless ``force``; and to write over the
+    configuration file it read.
+    """
+    files = {t.path: t.text(config) for t in rule_targets()}
+    files[CONFIG_NAME] = prometheus_yaml(config, app_targets, scorer_targets, alertmanagers)
+    inputs = [] if config.source == "<defaults>" else [config.source]
+    record = WrittenRecord.load(out, RECORD_NAME, RECORD_NOTE)
+    for name, text in files.items():
+        _refuse_replacing(out / name, text, record, inputs, force)
+    for name, text in files.items():
+        write_text(out / name, text, inputs=inputs)
+    WrittenRecord(out, RECORD_NAME, RECORD_NOTE, {n: digest(t.encode("utf-8")) for n, t in files.items()}).save(inputs)
+    return [out / name for name in files]
+
+
+def _refuse_replacing(path: Path, text: str, record: WrittenRecord, inputs: list[str], force: bool) -> None:
+    check_target(path, inputs)
+    expected = text.encode("utf-8")
+    current = existing_bytes(path, len(expected))
+    if force or current is None or current == expected or record.wrote(path.name):
+        return
+    raise OutputError(f"{path}: not written by `{COMMAND}`, or edited since; left alone: "
+                      "pass --force to replace it, nothing was written")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +125,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Alertmanager to send the alerts to (default: none)")
     parser.add_argument("--out", metavar="DIR", required=True, type=Path,
                         help=f"folder for {CONFIG_NAME} and its rule files (created if missing)")
+    parser.add_argument("--force", action="store_true",
+                        help=f"replace {CONFIG_NAME} or a rule file there even if this command did not write it "
+                             "(or it was edited since)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out}: exists and is not a folder")
     scorers = args.scorer or [f"127.0.0.1:{config.scorer.listen_port}"]
-    for path in write_prometheus_config(config, args.target, scorers, args.out, args.alertmanager):
+    for path in write_prometheus_config(config, args.target, scorers, args.out, args.alertmanager,
+                                        force=args.force):
         print(f"wrote {path}")
     print(f"app job {config.app.job!r} (namespace {config.app.namespace!r}) at {', '.join(args.target)}; "
           f"scorer job {config.scorer.job!r} at {', '.join(scorers)}")

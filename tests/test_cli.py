@@ -46,3 +46,12 @@ def test_a_config_error_is_one_line_on_stderr(tmp_path, capsys):
 def test_serve_refuses_a_tick_that_is_not_a_positive_number_of_seconds(capsys):
     assert main(["serve", "--tick-seconds", "0"]) == 2
     assert capsys.readouterr().err.strip().endswith("--tick-seconds must be a positive number of seconds, got 0")
+
+
+def test_a_user_error_is_one_line_when_run_as_python_dash_m(tmp_path):
+    # As ``python -m vigilante.cli`` the module runs as __main__; the commands' UserError must still be caught.
+    run = subprocess.run([sys.executable, "-m", "vigilante.cli", "backtest", str(tmp_path / "in.csv"),
+                          "--train-rows", "0", "--out", str(tmp_path / "out.csv")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines() == ["vigilante backtest: error: --train-rows must be a positive number of rows, got 0"]

@@ -116,3 +116,22 @@ def test_a_regular_file_is_replaced_whole(command, inputs, tmp_path):
     assert run.returncode == 0, run.stderr
     assert out.read_bytes() != b"the previous run" and out.stat().st_size > 512
     assert leftovers(tmp_path) == []
+
+
+def test_the_configuration_named_as_output_is_refused_and_kept(inputs, tmp_path):
+    refused(backtest(inputs, inputs["config"]), "vigilante.yaml", "is an input of this command")
+    assert open(inputs["config"]).read() == CONFIG
+
+
+def test_the_configuration_from_the_environment_named_as_output_is_refused_and_kept(inputs):
+    env = {**os.environ, "VIGILANTE_CONFIG": inputs["config"]}
+    run = subprocess.run([sys.executable, "-m", "vigilante.cli", "backtest", inputs["series"], "--train-rows", "300",
+                          "--out", inputs["config"]], capture_output=True, text=True, timeout=120, env=env)
+    refused(run, "is an input of this command")
+    assert open(inputs["config"]).read() == CONFIG
+
+
+def test_collect_refuses_its_configuration_as_output_before_asking_prometheus(inputs):
+    run = vigilante("collect", "--config", inputs["config"], "--out", inputs["config"], "--history", "30m")
+    refused(run, "vigilante.yaml", "is an input of this command")
+    assert open(inputs["config"]).read() == CONFIG

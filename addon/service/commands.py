@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from vigilante.cli import UserError, _config_args
+from vigilante.cli import UserError, _config_args, config_files
 from vigilante.config import Config, load_config
 from vigilante.feature_source import FeatureSource
 from vigilante.output_files import atomic_open, check_target
@@ -181,10 +181,11 @@ def collect_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_collect(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    check_target(out, inputs=config_files(args))  # before reading anything: --out must not be --config
     config = load_config(args.config)
     source = _source(config)
     step = config.scorer.tick_seconds
-    out = Path(args.out)
     if args.history:
         end = math.floor(time.time() / step) * step
         try:
