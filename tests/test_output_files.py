@@ -99,22 +99,36 @@ def test_a_missing_folder_is_one_line(command, inputs, tmp_path):
     refused(command(inputs, tmp_path / "in.csv" / "out.csv"), "cannot write")  # under a file
 
 
+def previous_output(command, inputs, tmp_path):
+    """What an earlier run left at the output path: any file for a backtest; for ``train``, a
+    model trained with other settings (train replaces only a scorer state, never another file)."""
+    out = tmp_path / "out"
+    if command is backtest:
+        out.write_bytes(b"the previous run")
+        return out
+    other = tmp_path / "other.yaml"
+    other.write_text(CONFIG.replace("n_trees: 8", "n_trees: 4"))
+    run = command({**inputs, "config": str(other)}, out)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
 @pytest.mark.parametrize("command", [backtest, train])
 def test_a_full_disk_keeps_the_old_output_and_leaves_no_temporary_file(command, inputs, tmp_path):
-    out = tmp_path / "out"
-    out.write_bytes(b"the previous run")
+    out = previous_output(command, inputs, tmp_path)
+    before = out.read_bytes()
     refused(command(inputs, out, limit_file_bytes=512), str(out), "cannot write", "File too large")
-    assert out.read_bytes() == b"the previous run"
+    assert out.read_bytes() == before
     assert leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("command", [backtest, train])
 def test_a_regular_file_is_replaced_whole(command, inputs, tmp_path):
-    out = tmp_path / "out"
-    out.write_bytes(b"the previous run")
+    out = previous_output(command, inputs, tmp_path)
+    before = out.read_bytes()
     run = command(inputs, out)
     assert run.returncode == 0, run.stderr
-    assert out.read_bytes() != b"the previous run" and out.stat().st_size > 512
+    assert out.read_bytes() != before and out.stat().st_size > 512
     assert leftovers(tmp_path) == []
 
 
