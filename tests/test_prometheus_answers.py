@@ -224,3 +224,36 @@ def test_a_bootstrap_history_with_impossible_times_leaves_the_scorer_running_not
     log = scorer.log_path.read_text()
     assert "Traceback" not in log, log
     assert log.count("not warm yet") == 1 and "has no time" in log, log
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_scorer_waiting_on_a_drip_fed_answer_within_seconds(tmp_path):
+    import signal
+    import subprocess
+
+    from scripts.harness.process import wait_until
+    from tests.fixtures.fake_prometheus import SlowPrometheus, drip
+
+    # Ticks of a minute and a 40 s query deadline: only cancelling ends the request early.
+    with SlowPrometheus(drip(0.2, max_bytes=600)) as fake:
+        config = one_feature_config(tmp_path / "vigilante.yaml", fake.url, tmp_path / "state",
+                                    scorer={"tick_seconds": 60, "hold_seconds": 120})
+        text = config.read_text().replace("prometheus:\n", "prometheus:\n  query_timeout_seconds: 40\n", 1)
+        config.write_text(text)
+        port = free_port()
+        scorer = ManagedProcess("scorer", [sys.executable, "-m", "vigilante.cli", "serve", "--config", str(config),
+                                           "--port", str(port)], tmp_path / "scorer.log").start()
+        try:
+            scorer.wait_ready(lambda: fake.sent > 0, 30, "a request in flight (the drip started)")
+            scorer.popen.send_signal(signal.SIGTERM)
+            try:
+                # A guard against hanging, not a timing claim: the drip alone would last two minutes.
+                code = scorer.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"serve still running 15 s after SIGTERM\n{scorer.log_tail()}")
+        finally:
+            scorer.stop()
+    assert code == 0
+    log = scorer.log_path.read_text()
+    assert "Traceback" not in log and "stopped" in log, log
+    assert fake.sent < 600
