@@ -155,7 +155,16 @@ class PrometheusConfig:
         "reading the decision more often than it changes cuts two waits from onset to notification.",
         (_positive, "a positive number"), most=HOUR,
     )
-    query_timeout_seconds: float = knob(10.0, "Timeout of one HTTP query.", (_positive, "a positive number"), most=HOUR)
+    query_timeout_seconds: float = knob(
+        10.0, "Deadline of one query, retries and slow answers included; the scorer cuts it to 80 % of a tick.",
+        (_positive, "a positive number"), most=HOUR)
+    max_answer_mib: float = knob(
+        4.0, "Largest answer to an instant query (a tick's features: hundreds of bytes) read; a larger one is refused "
+        "as if Prometheus were unavailable.", (_positive, "a positive number"), most=1024)
+    max_range_answer_mib: float = knob(
+        32.0, "Largest answer to a range query (a bootstrap chunk: up to 11,000 ticks, about 0.5 MiB a feature) or of "
+        "the rules API read; parsed, it takes a few times its size in memory.", (_positive, "a positive number"),
+        most=1024)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,10 @@ Values = dict[str, "float | None"]
 FEATURE_LABEL = "vigilante_feature"
 """Label that tells the features apart in the one query a tick sends."""
 
+MAX_POINTS = 11_000
+"""Most points per series Prometheus answers in one range query (it refuses more): a longer
+range is read in chunks of at most this many ticks."""
+
 
 class AmbiguousFeatureError(PrometheusQueryError):
     """A feature query matched several series; its selector must pick exactly one app."""
@@ -82,14 +86,22 @@ class FeatureSource:
                                       for name, series in by_feature.items()})
 
     def between(self, start: float, end: float, step: float) -> list[FeatureRow]:
-        """Every tick from ``start`` to ``end`` (inclusive) at ``step`` seconds, gaps as ``None``."""
+        """Every tick from ``start`` to ``end`` (inclusive) at ``step`` seconds, gaps as ``None``;
+        read in chunks of at most :data:`MAX_POINTS` ticks."""
         count = int((end - start) // step) + 1
         stamps = [start + i * step for i in range(count)]
-        by_feature = self._split(self._timed(self.api.query_range, self.combined, start, stamps[-1], step))
-        # Prometheus answers with millisecond timestamps: match each to its step by index,
-        # not by float equality with start + i * step.
-        columns = {name: {round((float(t) - start) / step): _number(v) for t, v in series[0]["values"]}
-                   if series else {} for name, series in by_feature.items()}
+        columns: dict[str, dict[int, float | None]] = {name: {} for name in self.queries}
+        for first in range(0, count, MAX_POINTS):
+            last = min(first + MAX_POINTS, count) - 1
+            by_feature = self._split(self._timed(self.api.query_range, self.combined, stamps[first], stamps[last],
+                                                 step))
+            for name, series in by_feature.items():
+                for t, v in series[0]["values"] if series else ():
+                    # Prometheus answers with millisecond timestamps: match each to its step by
+                    # index, not by float equality with start + i * step.
+                    index = round((float(t) - start) / step)
+                    if first <= index <= last:
+                        columns[name][index] = _number(v)
         return [FeatureRow(t, {name: columns[name].get(i) for name in self.queries}) for i, t in enumerate(stamps)]
 
     def _split(self, result: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -12,12 +12,19 @@ Errors are split by what the caller can do about them: :class:`PrometheusUnavail
 proxy or a look-alike: retry later) and :class:`PrometheusQueryError` (the query itself is
 wrong: retrying will not help). Every answer is checked against the documented shape
 before a caller sees it, so no caller indexes into something that is not there.
+
+Each call has a deadline (``timeout``, across connecting, every read and every retry) and
+each answer a size cap: a server that drip-feeds its answer or sends without end costs a
+caller at most ``timeout`` seconds and a few MiB, never a stalled scorer or its memory.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +32,27 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+MIB = 2**20
+
+MAX_ANSWER_BYTES = 4 * MIB
+"""Cap of an instant query's answer. A tick's answer is one short series per feature
+(hundreds of bytes): 4 MiB is thousands of times that, and parsing it stays far below the
+scorer's 512 MiB memory limit."""
+
+MAX_RANGE_ANSWER_BYTES = 32 * MIB
+"""Cap of a range query's (and the rules API's) answer. A bootstrap chunk is at most 11,000
+points a feature, about 0.5 MiB of JSON each, so 32 MiB holds dozens of features; parsed,
+such an answer takes a few times its size in Python objects, still well inside 512 MiB."""
+
+MAX_TIMESTAMP = 253402300799.0
+"""9999-12-31T23:59:59Z, the last time RFC 3339 can write: a sample after it (or before
+1970, or not finite) is not from a real store."""
+
+_CHUNK_BYTES = 65536
+_WATCH_POLL_SECONDS = 0.2
+"""How often requests in flight are checked against their deadline and their cancel event."""
 
 
 class PrometheusError(Exception):
@@ -51,19 +79,130 @@ class QueryStats:
     peak_samples: int
 
 
+class _Request:
+    """One HTTP request in flight: its deadline, the event that cancels it, and its socket
+    once connected, so that :class:`_Watchdog` can cut it."""
+
+    def __init__(self, deadline: float, cancel: threading.Event | None):
+        self.deadline = deadline
+        self.cancel = cancel
+        self.sock: socket.socket | None = None
+        self.cut_because = ""  # "deadline" or "stopping" once cut
+
+    def check(self, now: float) -> None:
+        """Cut the connection if the deadline passed or the request was cancelled."""
+        if self.cut_because:
+            return
+        if self.cancel is not None and self.cancel.is_set():
+            self.cut_because = "stopping"
+        elif now >= self.deadline:
+            self.cut_because = "deadline"
+        else:
+            return
+        self.cut()
+
+    def cut(self) -> None:
+        sock = self.sock
+        if sock is not None:
+            try:
+                # Unblocks a read in progress in another thread: it sees the end of the stream.
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Watchdog:
+    """One thread that cuts the connection of every request past its deadline or cancelled.
+
+    Socket timeouts alone bound each read, not a whole answer: a server that sends a byte
+    every half second (headers included) would hold a read for hours. The thread only wakes
+    while a request is in flight.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._watched: set[_Request] = set()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, request: _Request) -> None:
+        with self._changed:
+            self._watched.add(request)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="prometheus-deadlines", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def unwatch(self, request: _Request) -> None:
+        with self._changed:
+            self._watched.discard(request)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._watched:
+                    self._changed.wait()
+                self._changed.wait(_WATCH_POLL_SECONDS)
+                watched = list(self._watched)
+            now = time.monotonic()
+            for request in watched:
+                request.check(now)
+
+
+_WATCHDOG = _Watchdog()
+_IN_FLIGHT = threading.local()  # .request: the _Request this thread is sending, for the connection to fill in
+
+
+class _WatchedConnection:
+    """Tells the request in flight its socket once the request is sent, before waiting for
+    the answer's headers (which a server can drip-feed as well as its body)."""
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        request = getattr(_IN_FLIGHT, "request", None)
+        if request is not None:
+            request.sock = self.sock  # type: ignore[attr-defined]
+            if request.cut_because:
+                request.cut()
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
 class PrometheusAPI:
     """Query one Prometheus server.
 
-    ``retries`` extra attempts are made on :class:`PrometheusUnavailable`, waiting
-    ``backoff * 2**attempt`` seconds in between; query errors and malformed answers are
-    never retried.
+    ``timeout`` is the deadline of each call, retries included: no call takes longer, however
+    slowly the server answers. ``retries`` extra attempts are made on
+    :class:`PrometheusUnavailable` while the deadline allows, waiting ``backoff * 2**attempt``
+    seconds in between; query errors and malformed answers are never retried. An answer
+    larger than ``max_answer_bytes`` (instant queries) or ``max_range_answer_bytes`` (range
+    queries, the rules API) is refused unread. Setting ``cancel`` cuts the requests in flight
+    and refuses new ones (a service shutting down).
     """
 
-    def __init__(self, url: str, timeout: float = 10.0, retries: int = 2, backoff: float = 0.5):
+    def __init__(self, url: str, timeout: float = 10.0, retries: int = 2, backoff: float = 0.5,
+                 max_answer_bytes: int = MAX_ANSWER_BYTES, max_range_answer_bytes: int = MAX_RANGE_ANSWER_BYTES,
+                 cancel: threading.Event | None = None):
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.max_answer_bytes = max_answer_bytes
+        self.max_range_answer_bytes = max_range_answer_bytes
+        self.cancel = cancel
         self._pool = self._pool_for(self.url)
 
     @staticmethod
@@ -77,7 +216,9 @@ class PrometheusAPI:
         proxy = requests.utils.get_environ_proxies(url).get(urlsplit(url).scheme)  # honours NO_PROXY
         ca_file = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         options: dict[str, Any] = {"retries": False, **({"ca_certs": ca_file} if ca_file else {})}
-        return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        manager = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+        return manager
 
     def query(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
         """Instant query; returns the ``result`` list (vector, or matrix for a range selector such as
@@ -106,16 +247,22 @@ class PrometheusAPI:
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
         """Range query; returns the matrix ``result`` list."""
-        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step})
+        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step},
+                         cap=self.max_range_answer_bytes)
         if data.get("resultType") != "matrix":
             raise MalformedAnswer(f"{self.url}: expected a matrix from {expr!r}, got resultType {data.get('resultType')!r}")
         return _checked_series(data.get("result"), "values", expr)
 
     def query_stats(self, expr: str, start: float, end: float, step: float) -> QueryStats:
         """The samples a range query touches (``stats=all``), to compare query costs."""
-        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step, "stats": "all"})
-        samples = data.get("stats", {}).get("samples", {})
-        return QueryStats(int(samples.get("totalQueryableSamples", 0)), int(samples.get("peakSamples", 0)))
+        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step, "stats": "all"},
+                         cap=self.max_range_answer_bytes)
+        samples = data.get("stats", {}).get("samples", {}) if isinstance(data.get("stats"), dict) else None
+        counts = [samples.get(key, 0) for key in ("totalQueryableSamples", "peakSamples")] \
+            if isinstance(samples, dict) else None
+        if counts is None or not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+            raise MalformedAnswer(f"{self.url}: no sample counts in the stats of {expr!r}")
+        return QueryStats(*counts)
 
     def scalar(self, expr: str, time: float | None = None) -> float | None:
         """The value of a query expected to return at most one series; None when empty."""
@@ -124,55 +271,69 @@ class PrometheusAPI:
             return None
         if len(result) > 1:
             raise PrometheusQueryError(f"expected at most one series from {expr!r}, got {len(result)}")
-        return float(result[0]["value"][1])
+        try:
+            return float(result[0]["value"][1])
+        except ValueError:
+            raise PrometheusQueryError(f"expected a number from {expr!r}, got a string") from None
 
     def rule_groups(self) -> list[dict[str, Any]]:
         """The recording rule groups Prometheus evaluates (``/api/v1/rules?type=record``)."""
-        data = self._get("/api/v1/rules", {"type": "record"}, post=False)
+        # Rule groups list every rule with its query text: large installations answer megabytes.
+        data = self._get("/api/v1/rules", {"type": "record"}, post=False, cap=self.max_range_answer_bytes)
         groups = data.get("groups")
         if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
             raise MalformedAnswer(f"{self.url}/api/v1/rules: no list of groups")
+        for group in groups:
+            rules = group.get("rules")
+            if not (isinstance(rules, list) and all(isinstance(r, dict) for r in rules)):
+                raise MalformedAnswer(f"{self.url}/api/v1/rules: a group whose rules are not a list of rules: "
+                                      f"{str(group)[:100]}")
         return groups
 
     def ready(self) -> bool:
         """True when the server answers its readiness endpoint."""
         try:
-            return self._pool.request("GET", f"{self.url}/-/ready", timeout=self.timeout).status == 200
-        except urllib3.exceptions.HTTPError:
+            status, _ = self._fetch("GET", "/-/ready", {}, time.monotonic() + self.timeout, 65536)
+        except PrometheusUnavailable:
             return False
+        return status == 200
 
-    def _get(self, path: str, params: dict[str, Any], post: bool = True) -> Any:
+    def _get(self, path: str, params: dict[str, Any], post: bool = True, cap: int | None = None) -> Any:
+        deadline = time.monotonic() + self.timeout
         for attempt in range(self.retries + 1):
             try:
-                return self._get_once(path, params, post)
+                return self._get_once(path, params, post, deadline, cap)
             except MalformedAnswer:
                 raise  # it answered: asking again at once gets the same answer; the next tick asks again
             except PrometheusUnavailable:
-                if attempt == self.retries:
+                pause = self.backoff * 2**attempt
+                if attempt == self.retries or time.monotonic() + pause >= deadline or self._stopping():
                     raise
-                time.sleep(self.backoff * 2**attempt)
+                if self.cancel is not None and self.cancel.wait(pause):
+                    raise
+                if self.cancel is None:
+                    time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _get_once(self, path: str, params: dict[str, Any], post: bool = True) -> Any:
-        try:
-            # POST: long queries go in the body (no URL length limit); GET for endpoints that only answer it.
-            if post:
-                response = self._pool.request("POST", f"{self.url}{path}", fields=params, encode_multipart=False,
-                                              timeout=self.timeout)
-            else:
-                response = self._pool.request("GET", f"{self.url}{path}", fields=params, timeout=self.timeout)
-        except urllib3.exceptions.HTTPError as exc:
-            raise PrometheusUnavailable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
-        if response.status >= 500:
+    def _stopping(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def _get_once(self, path: str, params: dict[str, Any], post: bool = True, deadline: float | None = None,
+                  cap: int | None = None) -> Any:
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
+        # POST: long queries go in the body (no URL length limit); GET for endpoints that only answer it.
+        status, data = self._fetch("POST" if post else "GET", path, params, deadline,
+                                   self.max_answer_bytes if cap is None else cap)
+        if status >= 500:
             # 503 is also what Prometheus answers while starting up or shutting down.
-            raise PrometheusUnavailable(f"{self.url}{path}: HTTP {response.status}: "
-                                        f"{response.data[:200].decode(errors='replace')}")
+            raise PrometheusUnavailable(f"{self.url}{path}: HTTP {status}: {data[:200].decode(errors='replace')}")
         try:
-            body = json.loads(response.data)
-        except ValueError as exc:
-            raise MalformedAnswer(f"{self.url}{path}: HTTP {response.status}, not JSON") from exc
+            body = json.loads(data)
+        except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
+            raise MalformedAnswer(f"{self.url}{path}: HTTP {status}, not JSON") from exc
         if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
-            raise MalformedAnswer(f"{self.url}{path}: HTTP {response.status}, not a Prometheus API answer: "
+            raise MalformedAnswer(f"{self.url}{path}: HTTP {status}, not a Prometheus API answer: "
                                   f"{str(body)[:100]}")
         if body["status"] != "success":
             raise PrometheusQueryError(f"{body.get('errorType', 'error')}: {body.get('error', body)} (query {params.get('query')!r})")
@@ -180,12 +341,86 @@ class PrometheusAPI:
             raise MalformedAnswer(f"{self.url}{path}: a success without its data object")
         return body["data"]
 
+    def _fetch(self, method: str, path: str, params: dict[str, Any], deadline: float, cap: int) -> tuple[int, bytes]:
+        """The status and body of one HTTP request that must end by ``deadline`` (monotonic
+        clock) with at most ``cap`` bytes of body."""
+        if self._stopping():
+            raise PrometheusUnavailable(f"{self.url}{path}: not asked: stopping")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._abandoned(path, "deadline")
+        request = _Request(deadline, self.cancel)
+        _IN_FLIGHT.request = request
+        _WATCHDOG.watch(request)
+        try:
+            # Socket timeouts too: a silent server is noticed by the read itself.
+            timeout = urllib3.Timeout(connect=remaining, read=remaining)
+            options: dict[str, Any] = {"encode_multipart": False} if method == "POST" else {}
+            response = self._pool.request(method, f"{self.url}{path}", fields=params, timeout=timeout,
+                                          preload_content=False, **options)
+            try:
+                body = self._read_body(response, path, request, cap)
+            finally:
+                response.release_conn()
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            if request.cut_because:
+                raise self._abandoned(path, request.cut_because) from None
+            raise PrometheusUnavailable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            _WATCHDOG.unwatch(request)
+            _IN_FLIGHT.request = None
+        return response.status, body
+
+    def _read_body(self, response: Any, path: str, request: _Request, cap: int) -> bytes:
+        """The body read in chunks, refused as soon as it passes ``cap`` or the request is cut."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            response.close()  # not read: the connection cannot be reused
+            raise self._too_large(path, cap)
+        body = bytearray()  # grown chunk by chunk: a drip is noticed between chunks, a flood at the cap
+        try:
+            while chunk := response.read1(_CHUNK_BYTES):
+                body += chunk
+                if len(body) > cap:
+                    raise self._too_large(path, cap)
+                request.check(time.monotonic())
+                if request.cut_because:
+                    break
+        except PrometheusUnavailable:
+            response.close()
+            raise
+        if request.cut_because:
+            response.close()
+            raise self._abandoned(path, request.cut_because)
+        return bytes(body)
+
+    def _abandoned(self, path: str, because: str) -> PrometheusUnavailable:
+        if because == "stopping":
+            return PrometheusUnavailable(f"{self.url}{path}: abandoned: stopping")
+        return PrometheusUnavailable(f"{self.url}{path}: no complete answer within {self.timeout:g} s "
+                                     f"(the query deadline, prometheus.query_timeout_seconds)")
+
+    def _too_large(self, path: str, cap: int) -> PrometheusUnavailable:
+        knob = "max_answer_mib" if path == "/api/v1/query" else "max_range_answer_mib"
+        return PrometheusUnavailable(f"{self.url}{path}: answer larger than the {cap / MIB:g} MiB cap "
+                                     f"(prometheus.{knob}); narrow the query or raise the cap")
+
 
 def _check_sample(sample: Any, numeric: bool, expr: str) -> None:
-    """``[timestamp, "value"]``, the value a number in a string (``"NaN"`` and ``"+Inf"`` included)."""
+    """``[timestamp, "value"]``, the value a number in a string (``"NaN"`` and ``"+Inf"`` included),
+    the timestamp a finite number of seconds between 1970 and the year 9999.
+
+    >>> _check_sample([1700000000.5, "NaN"], True, "up")
+    >>> _check_sample([float("inf"), "1"], True, "up")
+    Traceback (most recent call last):
+    ...
+    vigilante.prometheus_api.MalformedAnswer: a sample of 'up' has no time: inf
+    """
     if not (isinstance(sample, list) and len(sample) == 2 and isinstance(sample[0], (int, float))
-            and isinstance(sample[1], str)):
+            and not isinstance(sample[0], bool) and isinstance(sample[1], str)):
         raise MalformedAnswer(f"a sample of {expr!r} is not [timestamp, \"value\"]: {str(sample)[:100]}")
+    if not 0 <= sample[0] <= MAX_TIMESTAMP:  # false for NaN and ±Inf too
+        raise MalformedAnswer(f"a sample of {expr!r} has no time: {str(sample[0])[:40]}")
     if numeric:
         try:
             float(sample[1])

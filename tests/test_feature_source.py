@@ -72,3 +72,29 @@ def test_a_query_matching_several_series_is_a_configuration_error(history):
 
     with pytest.raises(AmbiguousFeatureError, match="returned 2 series.*narrow its selector"):
         source.at(start)
+
+
+def test_a_range_longer_than_prometheus_answers_at_once_is_read_in_chunks():
+    from tests.fixtures.fake_prometheus import FakePrometheus
+
+    asked: list[tuple[float, float, float]] = []
+
+    def answer(params):
+        start, end, step = (float(params[k]) for k in ("start", "end", "step"))
+        points = int((end - start) // step) + 1
+        if points > 11_000:  # what Prometheus itself answers
+            return {"status": "error", "errorType": "bad_data", "error": "exceeded maximum resolution of 11,000 "
+                    "points per timeseries. Try decreasing the query resolution (?step=XX)"}
+        asked.append((start, end, step))
+        return {"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"vigilante_feature": "load"}, "values": [[start + i * step, str(start + i * step)]
+                                                                  for i in range(points)]}]}}
+
+    start = 1_700_000_000.0
+    hours = 50.0  # 12,001 ticks at 15 s: above the 11,000 points one range query may have
+    with FakePrometheus(answer) as fake:
+        rows = FeatureSource(PrometheusAPI(fake.url, retries=0), {"load": "load"}).between(
+            start, start + hours * 3600, STEP)
+    assert len(rows) == 12_001 and all(r.values["load"] == r.timestamp for r in rows)
+    assert len(asked) == 2 and all((end - begin) / step + 1 <= 11_000 for begin, end, step in asked)
+    assert asked[0][0] == start and asked[-1][1] == start + hours * 3600

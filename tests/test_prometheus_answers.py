@@ -49,6 +49,30 @@ def test_each_malformed_shape_is_a_typed_error(shape):
                 source.between(1_800_000_000, 1_800_000_060, 15)
 
 
+# Timestamps as a look-alike might write them (Python's json reads the first three as floats).
+BAD_TIMES = {"Infinity": "Infinity", "NaN": "NaN", "10^400": "1e400", "before 1970": "-5", "a boolean": "true",
+             "a 400-digit integer": "1" + "0" * 400}
+
+
+@pytest.mark.parametrize("time", BAD_TIMES)
+def test_a_sample_time_that_is_not_a_time_is_a_typed_error(time):
+    stamp = BAD_TIMES[time]
+
+    def answer(params):
+        if "start" in params:
+            return ('{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"vigilante_feature":'
+                    f'"value"}},"values":[[{params["start"]},"1"],[{stamp},"2"]]}}]}}}}')
+        return ('{"status":"success","data":{"resultType":"vector","result":[{"metric":{"vigilante_feature":'
+                f'"value"}},"value":[{stamp},"1"]}}]}}}}')
+
+    with FakePrometheus(answer) as fake:
+        source = FeatureSource(PrometheusAPI(fake.url, retries=0), {"value": "vector(1)"})
+        with pytest.raises(MalformedAnswer, match="time|not \\[timestamp"):
+            source.at(1_800_000_000)
+        with pytest.raises(MalformedAnswer, match="time|not \\[timestamp"):
+            source.between(1_800_000_000, 1_800_000_060, 15)
+
+
 def test_a_well_formed_answer_reads(tmp_path):
     with FakePrometheus(lambda params: vector({"value": 3.5}, float(params["time"]))) as fake:
         row = FeatureSource(PrometheusAPI(fake.url, retries=0), {"value": "vector(1)"}).at(1_800_000_000)
@@ -69,8 +93,9 @@ class Script:
         return vector({"value": level * (1 + self.rng.gauss(0, 0.02))}, float(params.get("time", 0)))
 
 
-def serve(tmp_path, url, state):
-    config = one_feature_config(tmp_path / "vigilante.yaml", url, state, scorer={"relearn_after_seconds": 0})
+def serve(tmp_path, url, state, query="vector(1)"):
+    config = one_feature_config(tmp_path / "vigilante.yaml", url, state, query=query,
+                                scorer={"relearn_after_seconds": 0})
     port = free_port()
     process = ManagedProcess("scorer", [sys.executable, "-m", "vigilante.cli", "serve", "--config", str(config),
                                         "--port", str(port)], tmp_path / "scorer.log").start()
@@ -144,3 +169,91 @@ def test_a_scorer_without_state_keeps_running_and_retrying_on_malformed_answers(
     log = scorer.log_path.read_text()
     assert "Traceback" not in log, log
     assert log.count("not warm yet") == 1, log
+
+
+RULE_GROUPS = {
+    "rules that are strings": [{"name": "features", "rules": ["x"]}],
+    "rules that are a number": [{"name": "features", "rules": 5}],
+    "an impossible lastEvaluation": [{"name": "features", "interval": 1, "lastEvaluation": "2026-13-45T25:61:00Z",
+                                      "evaluationTime": 0.01, "rules": [{"name": "value:recorded"}]}],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("groups", RULE_GROUPS)
+def test_a_malformed_rules_answer_keeps_the_scorer_ticking_on_the_clock_grid(tmp_path, groups):
+    config = one_feature_config(tmp_path / "train.yaml", "http://127.0.0.1:1", tmp_path / "state")
+    train(config, tmp_path / "state")
+    script = Script()
+
+    def answer(params):
+        if params.get("type") == "record":
+            return {"status": "success", "data": {"groups": RULE_GROUPS[groups]}}
+        return script(params)
+
+    with FakePrometheus(answer) as fake:
+        scorer, base = serve(tmp_path, fake.url, tmp_path / "state", query="value:recorded")
+        try:
+            scorer.wait_ready(lambda: ticks(base, "scored") >= 3, 30, "three scored ticks")
+            assert readyz(base) == 200
+        finally:
+            scorer.stop()
+    log = scorer.log_path.read_text()
+    assert "Traceback" not in log, log
+    phase_lines = [line for line in log.splitlines() if "tick phase unchanged" in line]
+    assert len(phase_lines) == 1 and "WARNING" in phase_lines[0], log
+
+
+@pytest.mark.slow
+def test_a_bootstrap_history_with_impossible_times_leaves_the_scorer_running_not_warm(tmp_path):
+    def answer(params):
+        if "start" in params:  # the bootstrap's range query
+            return ('{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"vigilante_feature":'
+                    '"value"},"values":[[Infinity,"1"],[NaN,"2"],[1e400,"3"]]}]}}')
+        return MALFORMED["a list"]
+
+    with FakePrometheus(answer) as fake:
+        scorer, base = serve(tmp_path, fake.url, tmp_path / "state")
+        try:
+            scorer.wait_ready(lambda: readyz(base) == 503, 30, "serving /readyz")
+            start = fake.queries
+            scorer.wait_ready(lambda: fake.queries >= start + 4, 30, "retrying the warm start")
+            assert readyz(base) == 503 and requests.get(f"{base}/healthz", timeout=5).status_code == 200
+        finally:
+            scorer.stop()
+    log = scorer.log_path.read_text()
+    assert "Traceback" not in log, log
+    assert log.count("not warm yet") == 1 and "has no time" in log, log
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_scorer_waiting_on_a_drip_fed_answer_within_seconds(tmp_path):
+    import signal
+    import subprocess
+
+    from scripts.harness.process import wait_until
+    from tests.fixtures.fake_prometheus import SlowPrometheus, drip
+
+    # Ticks of a minute and a 40 s query deadline: only cancelling ends the request early.
+    with SlowPrometheus(drip(0.2, max_bytes=600)) as fake:
+        config = one_feature_config(tmp_path / "vigilante.yaml", fake.url, tmp_path / "state",
+                                    scorer={"tick_seconds": 60, "hold_seconds": 120})
+        text = config.read_text().replace("prometheus:\n", "prometheus:\n  query_timeout_seconds: 40\n", 1)
+        config.write_text(text)
+        port = free_port()
+        scorer = ManagedProcess("scorer", [sys.executable, "-m", "vigilante.cli", "serve", "--config", str(config),
+                                           "--port", str(port)], tmp_path / "scorer.log").start()
+        try:
+            scorer.wait_ready(lambda: fake.sent > 0, 30, "a request in flight (the drip started)")
+            scorer.popen.send_signal(signal.SIGTERM)
+            try:
+                # A guard against hanging, not a timing claim: the drip alone would last two minutes.
+                code = scorer.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"serve still running 15 s after SIGTERM\n{scorer.log_tail()}")
+        finally:
+            scorer.stop()
+    assert code == 0
+    log = scorer.log_path.read_text()
+    assert "Traceback" not in log and "stopped" in log, log
+    assert fake.sent < 600

@@ -1,13 +1,17 @@
-"""The Prometheus query client against the real Prometheus: results, typed errors, retries."""
+"""The Prometheus query client against the real Prometheus: results, typed errors, retries;
+and against servers that answer too slowly or too much: a deadline, a size cap, cancelling."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
 from vigilante.prometheus_api import PrometheusAPI, PrometheusQueryError, PrometheusUnavailable
 from scripts.harness import free_port
+from scripts.harness.process import wait_until
+from tests.fixtures.fake_prometheus import SlowPrometheus, drip, flood
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +74,64 @@ def test_an_unreachable_server_is_unavailable_after_the_retries():
         api.query("up")
     assert len(attempts) == 3
     assert api.ready() is False
+
+
+# A bound that only guards against hanging: the deadline is a second, the drip would go on for minutes.
+HANG_GUARD_SECONDS = 10
+
+
+@pytest.mark.parametrize("headers", [True, False], ids=["body drips", "headers drip"])
+def test_an_answer_drip_fed_byte_by_byte_is_abandoned_at_the_deadline(headers):
+    with SlowPrometheus(drip(0.2, max_bytes=600, headers=headers)) as fake:
+        api = PrometheusAPI(fake.url, timeout=1.0, retries=2, backoff=0.1)
+        started = time.monotonic()
+        with pytest.raises(PrometheusUnavailable, match="no complete answer within 1 s"):
+            api.query("up")
+        assert time.monotonic() - started < HANG_GUARD_SECONDS
+        assert fake.sent < 600  # it did not read the drip to its end
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["streamed", "declared in Content-Length"])
+def test_an_answer_larger_than_the_cap_is_refused_without_reading_it_all(declared):
+    total = 64 * 2**20
+    with SlowPrometheus(flood(total, declare_length=declared)) as fake:
+        api = PrometheusAPI(fake.url, timeout=30, retries=0, max_answer_bytes=2**20)
+        with pytest.raises(PrometheusUnavailable, match="larger than the 1 MiB cap"):
+            api.query("up")
+    assert fake.sent < total / 4
+
+
+def test_range_answers_have_their_own_larger_cap():
+    with SlowPrometheus(flood(3 * 2**20)) as fake:
+        api = PrometheusAPI(fake.url, timeout=30, retries=0, max_answer_bytes=2**20, max_range_answer_bytes=2**20)
+        with pytest.raises(PrometheusUnavailable, match="cap"):
+            api.query_range("up", 0, 60, 15)
+    with SlowPrometheus(flood(3 * 2**20)) as fake:
+        api = PrometheusAPI(fake.url, timeout=30, retries=0, max_answer_bytes=2**20, max_range_answer_bytes=2**23)
+        with pytest.raises(PrometheusUnavailable, match="not JSON"):
+            api.query_range("up", 0, 60, 15)  # read whole (and found unfinished), not capped
+
+
+def test_cancelling_abandons_a_request_in_flight_and_refuses_new_ones():
+    cancel = threading.Event()
+    with SlowPrometheus(drip(0.2, max_bytes=600)) as fake:
+        api = PrometheusAPI(fake.url, timeout=60, retries=2, cancel=cancel)
+        errors: list[Exception] = []
+
+        def ask() -> None:
+            try:
+                api.query("up")
+            except PrometheusUnavailable as exc:
+                errors.append(exc)
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        wait_until(lambda: fake.sent > 0, HANG_GUARD_SECONDS, "the drip to start")
+        cancel.set()
+        asking.join(HANG_GUARD_SECONDS)
+        assert not asking.is_alive(), "the request went on after it was cancelled"
+        assert len(errors) == 1 and "stopping" in str(errors[0])
+        requests_before = fake.requests
+        with pytest.raises(PrometheusUnavailable, match="stopping"):
+            api.query("up")
+        assert fake.requests == requests_before

@@ -198,6 +198,18 @@ def test_collect_says_which_duration_is_wrong(tmp_path, capsys):
     assert "'ten minutes' is not a duration" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", ["--duration", "--history"])
+@pytest.mark.parametrize("duration", ["inf", "infh", "nan", "1e400", "0s", "400d"])
+def test_collect_refuses_an_endless_or_absurd_duration_in_one_line(tmp_path, capsys, option, duration):
+    from vigilante.cli import main
+
+    out = tmp_path / "x.csv"
+    assert main(["collect", option, duration, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"duration {duration!r} must be positive and at most a year" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 def test_the_tick_that_warms_up_also_scores_and_an_unaligned_start_warms_too(history, tmp_path):
     server, start, end = history
     t0 = start + 75 * MINUTE

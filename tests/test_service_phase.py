@@ -7,12 +7,13 @@ import os
 import sys
 import threading
 
+import pytest
 import requests
 import yaml
 from prometheus_client import CollectorRegistry
 
 from vigilante.config import Config
-from vigilante.prometheus_api import PrometheusAPI, PrometheusUnavailable
+from vigilante.prometheus_api import MalformedAnswer, PrometheusAPI, PrometheusUnavailable
 from vigilante.scorer import Detector
 from vigilante.service.loop import ScorerService
 from vigilante.service.metrics import ScorerMetrics
@@ -136,3 +137,36 @@ def test_a_real_prometheus_tells_the_phase_and_the_scorer_reads_each_evaluation_
                    for t in ages), (phase, ages)
     finally:
         scorer.stop()
+
+
+def test_an_unreadable_rules_answer_is_one_warning_and_the_lock_is_retried_sooner(caplog, monkeypatch):
+    from vigilante.service import loop
+
+    monkeypatch.setattr(loop, "RELOCK_AFTER_FAILURE_SECONDS", 0.4)  # two 0.2 s ticks instead of a minute
+    answers = iter([ValueError("a bug the shape checks missed"), MalformedAnswer("rules not a list"),
+                    MalformedAnswer("rules not a list")])
+
+    def phase():
+        answer = next(answers, RulePhase("features", 0.13))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    service, features = service_with(phase)
+    with caplog.at_level(logging.INFO, logger="vigilante"):
+        ticks = run_ticks(service, features, 12)
+    assert service.offset == 0.13 and round(ticks[-1] % 0.2, 3) == 0.13  # locked once the answers were good
+    assert round(ticks[0] % 0.2, 3) in (0.0, 0.2)  # the clock grid meanwhile
+    warnings = [r.getMessage() for r in caplog.records if "tick phase unchanged" in r.getMessage()]
+    assert [r.levelname for r in caplog.records if "tick phase unchanged" in r.getMessage()] == ["WARNING"] * 2
+    assert "ValueError: a bug the shape checks missed" in warnings[0] and "unreadable" in warnings[1]
+
+
+def test_rule_groups_not_of_the_rules_api_shape_are_malformed_answers():
+    for groups in ([{"name": "g", "rules": ["x"]}], [{"name": "g", "rules": 5}], ["g"],
+                   [{"name": "g", "lastEvaluation": "2026-13-45T25:61:00Z", "rules": [{"name": "value:recorded"}]}],
+                   [{"name": "g", "lastEvaluation": 5, "rules": [{"name": "value:recorded"}]}]):
+        with pytest.raises(MalformedAnswer):
+            rule_phase(groups, ["value:recorded"], 15)
+    unhashable = [{"name": "g", "lastEvaluation": "2026-01-01T00:00:00Z", "rules": [{"name": ["value:recorded"]}]}]
+    assert rule_phase(unhashable, ["value:recorded"], 15) is None

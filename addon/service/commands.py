@@ -33,9 +33,21 @@ def feature_queries(config: Config) -> dict[str, str]:
     return {f: known[f] for f in config.scorer.features}
 
 
-def _source(config: Config, observe=None) -> FeatureSource:
-    api = PrometheusAPI(config.prometheus.url, timeout=config.prometheus.query_timeout_seconds)
-    return FeatureSource(api, feature_queries(config), observe)
+def prometheus_api(config: Config, cancel: threading.Event | None = None, retries: int = 2) -> PrometheusAPI:
+    """The client of ``prometheus.url``: its deadline is the query timeout, cut to 80 % of a tick
+    so that a slow answer never runs into the next tick; ``cancel`` abandons its requests.
+
+    >>> prometheus_api(Config()).timeout, prometheus_api(Config().replace("scorer", tick_seconds=1)).timeout
+    (10.0, 0.8)
+    """
+    p = config.prometheus
+    return PrometheusAPI(p.url, timeout=min(p.query_timeout_seconds, 0.8 * config.scorer.tick_seconds),
+                         retries=retries, max_answer_bytes=int(p.max_answer_mib * 2**20),
+                         max_range_answer_bytes=int(p.max_range_answer_mib * 2**20), cancel=cancel)
+
+
+def _source(config: Config, observe=None, cancel: threading.Event | None = None) -> FeatureSource:
+    return FeatureSource(prometheus_api(config, cancel), feature_queries(config), observe)
 
 
 # --- serve ---------------------------------------------------------------------------
@@ -115,7 +127,8 @@ def _serve(config: Config, port: int | None, started: float) -> int:
 
     registry = CollectorRegistry()
     metrics = ScorerMetrics(registry, config.scorer.features)
-    source = _source(config, metrics.observe_query)
+    stop = threading.Event()  # set by SIGTERM/SIGINT: also abandons the Prometheus request in flight
+    source = _source(config, metrics.observe_query, stop)
     tick = config.scorer.tick_seconds
 
     def phase() -> RulePhase | None:
@@ -141,10 +154,9 @@ def _serve(config: Config, port: int | None, started: float) -> int:
         raise UserError(f"cannot listen on {config.service.listen_address}:{port}: {exc.strerror}") from None
     log.info("serving /metrics, /healthz, /readyz on %s:%d; querying %s every %gs", config.service.listen_address,
              server.port, config.prometheus.url, tick)
-    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    _log_setup_check(config)
+    _log_setup_check(config, stop)
     service.start()
     try:
         service.run(stop)
@@ -154,11 +166,11 @@ def _serve(config: Config, port: int | None, started: float) -> int:
     return 0
 
 
-def _log_setup_check(config: Config) -> None:
+def _log_setup_check(config: Config, stop: threading.Event | None = None) -> None:
     """The checks of ``vigilante check``, once at start-up: each failure is a warning, never fatal."""
     from vigilante.setup_check import run_checks
 
-    api = PrometheusAPI(config.prometheus.url, timeout=config.prometheus.query_timeout_seconds, retries=0)
+    api = prometheus_api(config, stop, retries=0)
     try:
         findings = run_checks(config, api)
     except Exception as exc:  # noqa: BLE001 - advice at start-up must never keep the scorer from scoring
@@ -255,6 +267,10 @@ def _progress(done: int, total: int, gaps: int, step: float) -> None:
           f"{left / 60:.1f} min left", end="", file=sys.stderr, flush=True)
 
 
+MAX_DURATION_SECONDS = 365 * 86400.0
+"""Longest ``collect`` duration or history: longer is a typo (or ``inf``), not a plan."""
+
+
 def parse_duration(text: str) -> float:
     """Seconds in ``90s``, ``30m``, ``2h``, ``1d`` (or a plain number of seconds).
 
@@ -270,6 +286,6 @@ def parse_duration(text: str) -> float:
             value = float(text)
     except ValueError:
         raise UserError(f"{text!r} is not a duration (e.g. 90s, 30m, 2h)") from None
-    if value <= 0:
-        raise UserError(f"duration {text!r} must be positive")
+    if not 0 < value <= MAX_DURATION_SECONDS:  # false for NaN too
+        raise UserError(f"duration {text!r} must be positive and at most a year (365d)")
     return value

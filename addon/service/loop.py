@@ -14,7 +14,7 @@ from vigilante import __version__
 from vigilante.config import Config
 from vigilante.feature_source import FeatureSource
 from vigilante.output_files import OutputError
-from vigilante.prometheus_api import PrometheusError, PrometheusQueryError, PrometheusUnavailable
+from vigilante.prometheus_api import MalformedAnswer, PrometheusError, PrometheusQueryError, PrometheusUnavailable
 from vigilante.scorer import Detector
 from vigilante.service.metrics import ScorerMetrics
 from vigilante.service.phase import RulePhase, next_tick_after
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 RELOCK_SECONDS = 600.0
 """How often the tick phase is checked again (Prometheus restarted, rule files changed)."""
+
+RELOCK_AFTER_FAILURE_SECONDS = 60.0
+"""How soon the tick phase is asked again after the rules API could not tell it."""
 
 PHASE_TOLERANCE_SECONDS = 0.25
 """A phase that moved less than this is kept: evaluation times jitter by milliseconds."""
@@ -86,6 +89,7 @@ class ScorerService:
         self.phase = phase
         self.offset = 0.0  # seconds past each multiple of tick_seconds that the ticks run at
         self._phase_problem = OnceLog()
+        self.phase_failed = False  # the last lock_phase could not read the rule groups: retry sooner
         self.detector: Detector | None = None
         self.warm_source = ""
         self.last_attempt = 0.0
@@ -208,16 +212,25 @@ class ScorerService:
         """Tick just after the rule group that records the features (``service.phase_lock``).
 
         Returns whether the offset changed. When Prometheus cannot say (unreachable, no such
-        group yet), the ticks keep their phase and the reason is logged once.
+        group yet, an answer not of the rules API's shape), the ticks keep their phase (the
+        clock grid, until a phase was found) and the reason is logged once.
         """
         if self.phase is None or not self.config.service.phase_lock:
             return False
         step = self.config.scorer.tick_seconds
+        self.phase_failed = True
         try:
             found = self.phase()
+        except MalformedAnswer as exc:
+            self._phase_problem.report(logging.WARNING, f"tick phase unchanged: the rule groups are unreadable: {exc}")
+            return False
         except PrometheusError as exc:
             self._phase_problem.report(logging.INFO, f"tick phase unchanged: cannot read the rule groups: {exc}")
             return False
+        except Exception as exc:  # noqa: BLE001 - the phase is an optimisation: never worth stopping the scorer
+            self._phase_problem.report(logging.WARNING, f"tick phase unchanged: {type(exc).__name__}: {exc}")
+            return False
+        self.phase_failed = False
         if found is None:
             self._phase_problem.report(logging.INFO, "tick phase unchanged: no evaluated rule group records the "
                                                      "features (they read raw series)")
@@ -237,10 +250,12 @@ class ScorerService:
         Ticks are scheduled on the wall clock (not "sleep one interval after the last
         tick"), so slow ticks do not push later ones; ticks missed while the process was
         stalled are skipped, not run in a burst. Their phase follows the recording rules'
-        evaluation (:meth:`lock_phase`, checked again every ``RELOCK_SECONDS``).
+        evaluation (:meth:`lock_phase`, checked again every ``RELOCK_SECONDS``, or
+        ``RELOCK_AFTER_FAILURE_SECONDS`` after the rules API could not tell).
         """
         step = self.config.scorer.tick_seconds
-        self.lock_phase()
+        if not stop.is_set():
+            self.lock_phase()
         next_tick = next_tick_after(self.clock(), step, self.offset)
         since_lock = 0
         while not stop.wait(max(0.0, next_tick - self.clock())):
@@ -252,7 +267,7 @@ class ScorerService:
             now = self.clock()
             next_tick += step
             since_lock += 1
-            if since_lock * step >= RELOCK_SECONDS:
+            if since_lock * step >= (RELOCK_AFTER_FAILURE_SECONDS if self.phase_failed else RELOCK_SECONDS):
                 since_lock = 0
                 if self.lock_phase():
                     next_tick = next_tick_after(now, step, self.offset)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
+from vigilante.prometheus_api import MalformedAnswer
+
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 MARGIN_SECONDS = 1.0
@@ -57,12 +59,22 @@ def rule_phase(groups: Iterable[dict[str, Any]], queries: Sequence[str], tick_se
 
     ``groups`` are the ``data.groups`` of Prometheus' ``/api/v1/rules``. None when no group
     records a series the queries name (they read raw series: no phase is better than another)
-    or the group was not evaluated yet.
+    or the group was not evaluated yet; :class:`~vigilante.prometheus_api.MalformedAnswer` when
+    the groups are not the rules API's shape.
+
+    >>> rule_phase([{"name": "features", "rules": ["x"]}], ["up"], 15)
+    Traceback (most recent call last):
+    ...
+    vigilante.prometheus_api.MalformedAnswer: rule group 'features': its rules are not a list of rules
     """
     names = {m for q in queries for m in METRIC_NAME.findall(q)}
     best, best_count = None, 0
     for group in groups:
-        count = sum(1 for rule in group.get("rules") or () if rule.get("name") in names)
+        rules = group.get("rules") if isinstance(group, dict) else None
+        if not (isinstance(rules, list) and all(isinstance(rule, dict) for rule in rules)):
+            name = group.get("name") if isinstance(group, dict) else group
+            raise MalformedAnswer(f"rule group {str(name)[:60]!r}: its rules are not a list of rules")
+        count = sum(1 for rule in rules if isinstance(rule.get("name"), str) and rule["name"] in names)
         if count > best_count:
             best, best_count = group, count
     if best is None:
@@ -84,14 +96,27 @@ def next_tick_after(now: float, tick_seconds: float, offset_seconds: float = 0.0
 
 def _timestamp(text: Any) -> float | None:
     """Seconds since the epoch of an RFC 3339 time as Prometheus writes it (nanoseconds, ``Z``);
-    None for a group never evaluated (``0001-01-01T00:00:00Z``) or anything else."""
-    if not isinstance(text, str):
+    None for a group never evaluated (``0001-01-01T00:00:00Z``, or no time given);
+    :class:`MalformedAnswer` for anything else that is not such a time.
+
+    >>> _timestamp("2026-01-01T00:00:03.25Z"), _timestamp("0001-01-01T00:00:00Z")
+    (1767225603.25, None)
+    >>> _timestamp("2026-13-45T25:61:00Z")
+    Traceback (most recent call last):
+    ...
+    vigilante.prometheus_api.MalformedAnswer: lastEvaluation is not a time: '2026-13-45T25:61:00Z'
+    """
+    if text is None:
         return None
-    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text) \
+        if isinstance(text, str) else None
     if not match:
-        return None
+        raise MalformedAnswer(f"lastEvaluation is not a time: {str(text)[:40]!r}")
     whole, fraction, zone = match.groups()
-    moment = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    try:
+        moment = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    except ValueError:
+        raise MalformedAnswer(f"lastEvaluation is not a time: {text[:40]!r}") from None
     if moment.year < 1971:
         return None
     return moment.timestamp() + (float("0." + fraction) if fraction else 0.0)
