@@ -121,6 +121,22 @@ def readyz(base):
         return None
 
 
+def log_of_a_cold_scorer_retrying(tmp_path, answers) -> str:
+    """Serve without a state against ``answers``; it must stay up, unready, retrying the warm start every tick."""
+    with FakePrometheus(answers) as fake:
+        scorer, base = serve(tmp_path, fake.url, tmp_path / "state")
+        try:
+            scorer.wait_ready(lambda: readyz(base) == 503, 30, "serving /readyz")
+            start = fake.queries
+            scorer.wait_ready(lambda: fake.queries >= start + 4, 30, "retrying the warm start every tick")
+            assert readyz(base) == 503 and requests.get(f"{base}/healthz", timeout=5).status_code == 200
+        finally:
+            scorer.stop()
+    log = scorer.log_path.read_text()
+    assert "Traceback" not in log, log
+    return log
+
+
 @pytest.mark.slow
 def test_a_running_scorer_drops_its_decision_and_readiness_on_malformed_answers(tmp_path):
     config = one_feature_config(tmp_path / "train.yaml", "http://127.0.0.1:1", tmp_path / "state",
@@ -157,17 +173,7 @@ def test_a_running_scorer_drops_its_decision_and_readiness_on_malformed_answers(
 def test_a_scorer_without_state_keeps_running_and_retrying_on_malformed_answers(tmp_path):
     script = Script()
     script.mode = "a list"
-    with FakePrometheus(script) as fake:
-        scorer, base = serve(tmp_path, fake.url, tmp_path / "state")
-        try:
-            scorer.wait_ready(lambda: readyz(base) == 503, 30, "serving /readyz")
-            start = fake.queries
-            scorer.wait_ready(lambda: fake.queries >= start + 4, 30, "retrying the warm start every tick")
-            assert readyz(base) == 503 and requests.get(f"{base}/healthz", timeout=5).status_code == 200
-        finally:
-            scorer.stop()
-    log = scorer.log_path.read_text()
-    assert "Traceback" not in log, log
+    log = log_of_a_cold_scorer_retrying(tmp_path, script)
     assert log.count("not warm yet") == 1, log
 
 
@@ -212,17 +218,7 @@ def test_a_bootstrap_history_with_impossible_times_leaves_the_scorer_running_not
                     '"value"},"values":[[Infinity,"1"],[NaN,"2"],[1e400,"3"]]}]}}')
         return MALFORMED["a list"]
 
-    with FakePrometheus(answer) as fake:
-        scorer, base = serve(tmp_path, fake.url, tmp_path / "state")
-        try:
-            scorer.wait_ready(lambda: readyz(base) == 503, 30, "serving /readyz")
-            start = fake.queries
-            scorer.wait_ready(lambda: fake.queries >= start + 4, 30, "retrying the warm start")
-            assert readyz(base) == 503 and requests.get(f"{base}/healthz", timeout=5).status_code == 200
-        finally:
-            scorer.stop()
-    log = scorer.log_path.read_text()
-    assert "Traceback" not in log, log
+    log = log_of_a_cold_scorer_retrying(tmp_path, answer)
     assert log.count("not warm yet") == 1 and "has no time" in log, log
 
 
