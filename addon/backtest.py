@@ -21,10 +21,12 @@ import argparse
 import csv
 import sys
 import time
+from pathlib import Path
 
 from vigilante.cli import UserError, _config_args, config_files
 from vigilante.config import load_config
 from vigilante.output_files import atomic_open, check_target
+from vigilante.service.state_file import state_lock
 
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -78,7 +80,8 @@ def run_train(args: argparse.Namespace) -> int:
     cfg, records = _load(args)
     detector = _fit(cfg, records)
     _report_skipped(clock_order(records), records, "train")
-    detector.save(args.out)
+    with state_lock(Path(args.out)):  # a `serve` on this file would replace the model at its next save
+        detector.save(args.out)
     print(
         f"trained on {detector.ticks_learned} rows ({len(records)} read) of {', '.join(detector.features)}; "
         f"window {detector.window_size}, threshold {detector.threshold:.4f}; saved to {args.out}"

@@ -86,6 +86,22 @@ def test_train_refuses_to_write_its_model_over_its_configuration(tmp_path, capsy
     assert config.read_bytes() == before
 
 
+def test_train_refuses_to_replace_a_state_a_serve_holds(tmp_path, capsys):
+    from vigilante.service.state_file import state_lock
+
+    state = tmp_path / "state"
+    config = one_feature_config(tmp_path / "vigilante.yaml", "http://127.0.0.1:9", state)
+    csv = training_csv(tmp_path / "train.csv")
+    assert main(["train", str(csv), "--config", str(config), "--out", str(state)]) == 0
+    before = state.read_bytes()
+    capsys.readouterr()
+    with state_lock(state):  # what a running `serve` holds
+        assert main(["train", str(csv), "--config", str(config), "--out", str(state)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another vigilante command" in err[0], err
+    assert state.read_bytes() == before
+
+
 # --- one serve per state file ----------------------------------------------------------
 
 
@@ -207,7 +223,7 @@ def test_leftover_temporary_files_of_a_killed_save_are_removed_at_start_and_noth
 def test_a_second_serve_on_the_same_state_file_refuses_in_one_line(tmp_path):
     prepare_started = time.time()
     with prepare_state_file(Config().replace("scorer", state_path=str(tmp_path / "state")), prepare_started):
-        with pytest.raises(OutputError, match="another `vigilante serve`"):
+        with pytest.raises(OutputError, match="another vigilante command"):
             with prepare_state_file(Config().replace("scorer", state_path=str(tmp_path / "state")), prepare_started):
                 pass
     with prepare_state_file(Config().replace("scorer", state_path=str(tmp_path / "state")), prepare_started):
@@ -231,6 +247,6 @@ def test_a_second_serve_process_refuses_and_the_first_keeps_its_state(tmp_path):
             assert first.alive()
         finally:
             first.stop()
-    assert_one_line_refusal(second, str(state), "another `vigilante serve`")
+    assert_one_line_refusal(second, str(state), "another vigilante command")
     assert "warm from state" in first.log_path.read_text()
     assert Detector.load(state).features == ("value",)

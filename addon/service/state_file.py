@@ -54,7 +54,7 @@ def prepare_state_file(config: Config, started: float) -> Iterator[Path]:
     state = Path(config.scorer.state_path)
     inputs = [p for p in (config.source if config.source != "<defaults>" else "", config.service.training_csv) if p]
     check_target(state, inputs=inputs)
-    with _locked(state):
+    with state_lock(state):
         removed = remove_leftovers(state, started)
         if removed:
             log.info("removed %d temporary file(s) an interrupted save left: %s", len(removed),
@@ -76,10 +76,17 @@ def refuse_foreign(state: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(state: Path) -> Iterator[None]:
+def state_lock(state: Path) -> Iterator[None]:
+    """Hold the lock of ``state`` for the block, or raise :class:`OutputError` naming who holds it.
+
+    ``serve`` holds it for its whole life; ``train`` while it writes a model, so neither
+    replaces the other's file.
+    """
     lock = state.with_name(state.name + ".lock")
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        raise OutputError(f"{state}: cannot write here: its folder does not exist") from None
     except OSError as exc:
         raise OutputError(f"{lock}: cannot create the lock of the scorer state: {exc.strerror}") from None
     try:
@@ -88,8 +95,8 @@ def _locked(state: Path) -> Iterator[None]:
         except OSError as exc:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise OutputError(f"{lock}: cannot lock the scorer state: {exc.strerror}") from None
-            raise OutputError(f"{state}: another `vigilante serve` is using this state file ({lock} is locked): "
-                              "stop it, or set scorer.state_path to another file") from None
+            raise OutputError(f"{state}: another vigilante command (a `serve`, a `train`) is using this state file "
+                              f"({lock} is locked): stop it, or name another file") from None
         yield
     finally:
         os.close(fd)  # releases the lock; the file stays, for the next serve to lock
