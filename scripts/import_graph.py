@@ -9,7 +9,8 @@ inside functions alike, resolved to the ``vigilante`` module it loads.
 A room is a top-level module of the package or a subpackage with everything in it. A level is
 a room's depth: 1 for a room that imports no other room, else one more than the deepest room
 it imports (circles are condensed to one node first). A circle is a set of modules (or rooms)
-that import each other, directly or through others.
+that import each other, directly or through others. Imports under ``if TYPE_CHECKING:`` never
+run and are left out.
 """
 
 from __future__ import annotations
@@ -100,12 +101,29 @@ def _nested_package_root(repo: Path, path: Path, folder: str) -> bool:
 
 
 def _walk(tree: ast.AST, in_function: bool = False):
-    """Every import node, with whether it sits inside a function."""
+    """Every import node that runs, with whether it sits inside a function.
+
+    An ``if TYPE_CHECKING:`` block never runs: its imports are for annotations and are left out.
+    """
     for child in ast.iter_child_nodes(tree):
+        if isinstance(child, ast.If) and _is_type_checking(child.test):
+            yield from ((node, in_function) for block in child.orelse for node, _ in _walk_one(block, in_function))
+            continue
         if isinstance(child, (ast.Import, ast.ImportFrom)):
             yield child, in_function
         inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
         yield from _walk(child, inner)
+
+
+def _walk_one(node: ast.AST, in_function: bool):
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        yield node, in_function
+    yield from _walk(node, in_function)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def _targets(graph: Graph, source: str, node: ast.AST) -> list[str]:
