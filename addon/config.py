@@ -36,13 +36,21 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from vigilante.errors import VigilanteError
 from vigilante.escaping import GRAFANA_UNSAFE
 
 ENV_PREFIX = "VIGILANTE_"
 CONFIG_PATH_ENV = "VIGILANTE_CONFIG"
 
 
-class ConfigError(ValueError):
+RULE_RATE_WINDOW_SECONDS = 60
+"""The recording rules' shortest rate window (``vigilante.rules.recording.SHORT_WINDOW``)."""
+
+SCRAPES_PER_RATE_WINDOW = 4
+"""Samples ``rate()`` needs in a window to be stable (Prometheus advises four): bounds the scrape interval."""
+
+
+class ConfigError(VigilanteError, ValueError):
     """A configuration value is missing, unknown or of the wrong kind."""
 
 
@@ -147,7 +155,9 @@ class PrometheusConfig:
     """The Prometheus server the scorer queries and the local stack runs."""
 
     url: str = knob("http://127.0.0.1:9090", "Base URL of the Prometheus HTTP API.", _LABEL_VALUE)
-    scrape_interval_seconds: float = knob(15.0, "Scrape interval of the app.", (_positive, "a positive number"), most=HOUR)
+    scrape_interval_seconds: float = knob(
+        15.0, "Scrape interval of the app; the recording rules' 1m rate window needs four scrapes.",
+        (_positive, "a positive number"), most=RULE_RATE_WINDOW_SECONDS / SCRAPES_PER_RATE_WINDOW)
     evaluation_interval_seconds: float = knob(15.0, "Rule evaluation interval.", (_positive, "a positive number"), most=HOUR)
     scorer_interval_seconds: float = knob(
         5.0,
@@ -213,7 +223,7 @@ class KubernetesConfig:
     app_metrics_port: str = knob(
         "http", "Name of the app container's port that serves /metrics.", (lambda v: 0 < len(v) <= 15, "a port name")
     )
-    # --- manifests (issue 9): what `vigilante generate` writes under manifests/ ---
+    # --- manifests: what `vigilante generate` writes under manifests/ ---
     app_port: int = knob(8000, "Number of the app container's port (app and /metrics); named `app_metrics_port`.",
                          (lambda v: 0 < v < 65536, "a TCP port"), most=65535)
     app_container: str = knob("app", "Name of the app's container in its Deployment (the attach-app component patches it).",
@@ -279,8 +289,8 @@ class ScorerConfig:
     hold_seconds: float = knob(
         60.0, "How long the score must stay above the threshold before the decision turns to 1 (rounded up to whole "
         "ticks, at least one). As long as the 1-minute rate window: a burst that fits in one window (a few "
-        "errors at night, one pod's restart) is over before it; 30 s let through 1.2 false episodes a week on "
-        "the benchmark's held-out seeds, 60 s 0.17, with the same recall.", (_positive, "a positive duration in seconds"),
+        "errors at night, one pod's restart) is over before it (the README's detection benchmark compares "
+        "holds).", (_positive, "a positive duration in seconds"),
         most=DAY,
     )
     at_once_ratio: float = knob(
@@ -293,7 +303,7 @@ class ScorerConfig:
     listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"),
                             most=65535)
     state_path: str = knob("vigilante-state.json", "File the model state is saved to and restored from.", _LABEL_VALUE)
-    # --- the model (issue 6); figures behind the defaults: scripts/bench_detection.py ---
+    # --- the model; the benchmark behind the defaults: scripts/bench_detection.py ---
     model_layout: str = knob(
         "per_feature",
         "`per_feature`: one Half-Space Trees model per configured feature (over its deviations at "
@@ -511,7 +521,34 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
             layers[section].update(keys)
     for section, keys in _read_env(env).items():
         layers[section].update(keys)
-    return _build(layers, source)
+    config = _build(layers, source)
+    check_across(config)
+    return config
+
+
+# --- checks across keys ----------------------------------------------------------------
+
+LONGEST_RULE_WINDOW_SECONDS = 3 * 86400
+"""The longest burn-rate window an error ratio is recorded for (``vigilante.rules.slo.ratio_windows``)."""
+
+
+def check_across(config: Config) -> None:
+    """Raise :class:`ConfigError` for values that are valid one by one but not with what the rules read.
+
+    :func:`load_config` runs it, so ``vigilante config`` refuses what ``vigilante generate``
+    could not render; the renderers run it again for configurations built with
+    :meth:`Config.replace`.
+
+    >>> check_across(Config().replace("kubernetes", prometheus_retention_days=3))
+    Traceback (most recent call last):
+    ...
+    vigilante.config.ConfigError: kubernetes.prometheus_retention_days: expected at least 4 (the longest burn-rate window plus a day), got 3
+    """
+    needed = math.ceil(LONGEST_RULE_WINDOW_SECONDS / 86400) + 1
+    days = config.kubernetes.prometheus_retention_days
+    if days < needed:
+        raise ConfigError(f"kubernetes.prometheus_retention_days: expected at least {needed} "
+                          f"(the longest burn-rate window plus a day), got {days}")
 
 
 def _read_file(path: Path) -> dict[str, dict[str, Located]]:

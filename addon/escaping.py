@@ -4,8 +4,9 @@ A job, a namespace or a team name from the configuration ends up inside PromQL s
 Alertmanager matchers, Go templates (Prometheus and Grafana expand the labels and
 annotations of alert rules) and Grafana queries. Each function here is the one way to put
 a string into one of those, so that a value with quotes, backslashes or braces is read back
-as exactly itself, never as more syntax. YAML and JSON are written by their serializers and
-need nothing here.
+as exactly itself, never as more syntax; :func:`prometheus_duration` writes a number of seconds
+as Prometheus reads a duration. YAML and JSON are written by their serializers and need
+nothing here.
 
     >>> print(label_value('x", job=~".+'))
     "x\\", job=~\\".+"
@@ -43,3 +44,13 @@ def template_text(text: str) -> str:
 GRAFANA_UNSAFE = '"\\$'
 """Characters a Grafana dashboard variable's value cannot carry into a query intact: Grafana
 inserts ``$job`` into ``job="$job"`` as it is, and reads ``$`` as the start of a variable."""
+
+
+def prometheus_duration(seconds: float) -> str:
+    """Prometheus durations take no fractions: 15 -> '15s', 0.5 -> '500ms'.
+
+    >>> prometheus_duration(15), prometheus_duration(0.5)
+    ('15s', '500ms')
+    """
+    millis = round(seconds * 1000)
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"

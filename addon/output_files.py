@@ -43,12 +43,14 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Mapping
 
+from vigilante.errors import VigilanteError
+
 
 # Errors of the storage itself, raised by a write inside the block.
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 
-class OutputError(Exception):
+class OutputError(VigilanteError):
     """An output file cannot be written; the message names the path and what to do."""
 
 

@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from vigilante import __version__ as VERSION
 from vigilante.config import Config, load_config
-from vigilante.instrumentation import instrument
+from vigilante.attach.instrumentation import instrument
 
 DEFAULTS: dict[str, Any] = {
     "VERSION": VERSION,

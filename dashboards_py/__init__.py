@@ -25,7 +25,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
+import yaml
+from grafanalib._gen import DashboardEncoder
+
 from vigilante.config import Config
+from vigilante.dashboards import grafana_alerts, grafana_format, provisioning
+from vigilante.errors import UserError
+from vigilante.targets import Target, header
 
 DASHBOARD_DIR = Path(__file__).resolve().parent
 DASHBOARD_SUFFIX = ".dashboard.py"
@@ -61,8 +67,6 @@ def build_dashboards(config: Config) -> dict[str, Any]:
 
 def dashboard_model(dashboard: Any, slug: str, marker: str) -> dict[str, Any]:
     """The dashboard's JSON model as plain data, with the "generated" marker."""
-    from grafanalib._gen import DashboardEncoder
-
     model = json.loads(json.dumps(dashboard.to_json_data(), cls=DashboardEncoder))
     # `__inputs` is for the UI's import dialog; a provisioned dashboard names its datasource through
     # the `datasource` variable instead.
@@ -73,8 +77,6 @@ def dashboard_model(dashboard: Any, slug: str, marker: str) -> dict[str, Any]:
 
 def dashboard_json(config: Config, slug: str) -> str:
     """The generated JSON file of dashboard ``slug``."""
-    from vigilante.generate import header
-
     marker = header(f"dashboards_py/{slug}{DASHBOARD_SUFFIX}", config, comment="").replace("\n ", " ").strip()
     path = DASHBOARD_DIR / f"{slug}{DASHBOARD_SUFFIX}"
     model = dashboard_model(load_definition(path).build(config, slug).dashboard(), slug, marker)
@@ -85,11 +87,6 @@ def checked(render: Callable[[Config], str], kind: str, path: str) -> Callable[[
     """``render``, refusing to write a file that fails its :mod:`~vigilante.dashboards.grafana_format` check."""
 
     def render_checked(config: Config) -> str:
-        import yaml
-
-        from vigilante.cli import UserError
-        from vigilante.dashboards import grafana_format
-
         text = render(config)
         problems = grafana_format.CHECKS[kind](json.loads(text) if path.endswith(".json") else yaml.safe_load(text))
         if problems:
@@ -100,11 +97,9 @@ def checked(render: Callable[[Config], str], kind: str, path: str) -> Callable[[
     return render_checked
 
 
-def generation_targets() -> list:
+def generation_targets() -> list[Target]:
     """The files ``vigilante generate`` writes from this package (registered in :mod:`vigilante.generate`);
     each is checked against Grafana's documented format before it is written."""
-    from vigilante.generate import Target
-    from vigilante.dashboards import grafana_alerts, provisioning
 
     targets = []
     for p in dashboard_files():

@@ -8,7 +8,7 @@ Firing alerts and decisions are drawn as annotations.
 
 from __future__ import annotations
 
-from vigilante import metric_names as m
+from vigilante.attach import metric_names as m
 from vigilante.config import Config
 from vigilante.dashboards.panels import (SELECTOR, Board, Query, module_dashboard,
                                     prometheus_annotation, stat, template_variables, timeseries)

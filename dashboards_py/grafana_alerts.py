@@ -37,6 +37,7 @@ from grafanalib import core as g
 
 from vigilante.config import Config
 from vigilante.rules.alerts import Alert, alerts
+from vigilante.rules.render import dump_yaml
 
 EXPR_DATASOURCE = "__expr__"
 """Datasource uid of Grafana's server-side expressions (grafanalib writes the legacy ``-100``)."""
@@ -203,6 +204,4 @@ def alert_rules(config: Config) -> dict[str, Any]:
 
 def alert_rules_yaml(config: Config) -> str:
     """The alert-rules file body (the generator adds the header)."""
-    from vigilante.rules.render import dump_yaml
-
     return dump_yaml(alert_rules(config))

@@ -9,7 +9,7 @@ and the app's business counters. Kubernetes resources are on the ``resources`` d
 
 from __future__ import annotations
 
-from vigilante import metric_names as m
+from vigilante.attach import metric_names as m
 from vigilante.config import Config
 from vigilante.escaping import label_value
 from vigilante.dashboards.panels import (SELECTOR, Board, Query, module_dashboard,

@@ -6,7 +6,7 @@ Every panel states where its data comes from, so a reader knows what it costs an
 - ``recorded``: recording rules of :mod:`vigilante.rules.recording` (cheap, fixed windows; no ``$__rate_interval``);
 - ``raw``: the exporter's raw series, with ``$__rate_interval`` (or ``$__interval`` for per-bucket bars);
 - ``kubernetes``: cAdvisor / kube-state-metrics series, which only exist in a cluster;
-- ``scorer``: the anomaly scorer's own metrics (:mod:`vigilante.metric_names`).
+- ``scorer``: the anomaly scorer's own metrics (:mod:`vigilante.attach.metric_names`).
 
     >>> from vigilante.config import load_config
     >>> board = Board(load_config(env={}), "overview", "Example", "An example board.", [])
@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import attr
 from grafanalib import core as g
 
-from vigilante.config import Config
+from vigilante.config import Config, load_config
 from vigilante.rules.panels import PANELS
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -259,8 +259,6 @@ def module_dashboard(build: Callable[[Config, str], Any], slug: str) -> Callable
 
     def module_getattr(name: str) -> Any:
         if name == "dashboard":
-            from vigilante.config import load_config
-
             return build(load_config(), slug).dashboard()
         raise AttributeError(name)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from vigilante.config import Config
+from vigilante.rules.render import dump_yaml
 
 WEBHOOK_URL_ENV = "VIGILANTE_ALERT_WEBHOOK_URL"
 WEBHOOK_USER_ENV = "VIGILANTE_ALERT_WEBHOOK_USER"
@@ -102,8 +103,6 @@ def contact_points(config: Config) -> dict[str, Any]:
 
 
 def _yaml(data: dict[str, Any], preamble: str = "") -> str:
-    from vigilante.rules.render import dump_yaml
-
     return preamble + dump_yaml(data)
 
 

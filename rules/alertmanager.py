@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from vigilante.config import Config
 from vigilante.escaping import label_value
+from vigilante.rules.render import dump_yaml
 
 APP_DOWN_ALERTS = ("VigilanteAppDown", "VigilanteAppAbsent")
 """Alerts meaning the app itself is gone."""
@@ -101,6 +102,4 @@ def alertmanager_config(config: Config) -> dict:
 
 
 def alertmanager_yaml(config: Config) -> str:
-    from vigilante.rules.render import dump_yaml
-
     return dump_yaml(alertmanager_config(config))

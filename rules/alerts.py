@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vigilante import metric_names
+from vigilante.attach import metric_names
 from vigilante.config import Config
 from vigilante.escaping import label_value, template_text
 from vigilante.rules import slo

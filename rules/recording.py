@@ -47,9 +47,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vigilante.config import Config, ConfigError
+from vigilante.config import Config
 from vigilante.escaping import label_value
 from vigilante.rules import slo
+from vigilante.scorer.features import DEFAULT_FEATURES, Feature
 
 SHORT_WINDOW = "1m"
 """Window of the series alerts and the scorer read."""
@@ -148,6 +149,11 @@ class RecordedSeries:
         """Latency quantile in seconds, from the histogram; absent without traffic."""
         return f"{self._level(by_route)}:{self.histogram}:{_quantile_tag(quantile)}_rate{window}"
 
+    def feature(self, feature: Feature, window: str) -> str:
+        """The recorded series a default scorer feature reads."""
+        read = getattr(self, feature.series)
+        return read(feature.quantile, window) if feature.quantile is not None else read(window)
+
     def latency_mean(self, window: str, by_route: bool = False) -> str:
         """Mean latency in seconds (sum of durations / count); absent without traffic."""
         return f"{self._level(by_route)}:{self.histogram}:mean_rate{window}"
@@ -229,15 +235,8 @@ def _burn_window_rules(names: RecordedSeries) -> list[RecordingRule]:
 def recording_groups(config: Config) -> list[RuleGroup]:
     """Every recording-rule group for ``config``, in evaluation order.
 
-    Raises :class:`ConfigError` when the scrape interval is too long for the 1m window:
-    ``rate()`` needs a few samples per window (Prometheus advises four) to be stable.
+    The scrape interval is at most a quarter of the 1m window (the configuration's own limit).
     """
-    scrape = config.prometheus.scrape_interval_seconds
-    if 4 * scrape > slo.duration_seconds(SHORT_WINDOW):
-        raise ConfigError(
-            f"prometheus.scrape_interval_seconds: expected at most {slo.duration_seconds(SHORT_WINDOW) // 4} "
-            f"(the recording rules' {SHORT_WINDOW} window needs four scrapes), got {scrape:g}"
-        )
     names = RecordedSeries(config)
     prefix = config.app.metric_prefix
     return [
@@ -249,24 +248,6 @@ def recording_groups(config: Config) -> list[RuleGroup]:
         # Windows of 30m to 3d move slowly: once a minute is enough, and a quarter of the cost.
         RuleGroup(f"vigilante.{prefix}_http_request_errors_slo.rules", tuple(_burn_window_rules(names)), interval="1m"),
     ]
-
-
-QUANTILE_FEATURES = ("latency_p50_seconds", "latency_p95_seconds", "latency_p99_seconds")
-"""The default features that ``histogram_quantile`` estimates from the app's latency buckets."""
-
-
-def histogram_buckets(config: Config) -> dict[str, tuple[float, ...]]:
-    """The bucket upper bounds behind each scorer feature that is a default latency quantile.
-
-    A feature whose query ``service.queries`` replaces is not assumed to be one.
-
-    >>> from vigilante.config import load_config
-    >>> config = load_config(env={})
-    >>> sorted(histogram_buckets(config)), histogram_buckets(config)["latency_p95_seconds"][:3]
-    (['latency_p50_seconds', 'latency_p95_seconds'], (0.005, 0.01, 0.025))
-    """
-    return {f: config.app.latency_buckets for f in QUANTILE_FEATURES
-            if f in config.scorer.features and f not in config.service.queries}
 
 
 def feature_queries(config: Config) -> dict[str, str]:
@@ -284,13 +265,4 @@ def feature_queries(config: Config) -> dict[str, str]:
     """
     names = RecordedSeries(config)
     sel = names.selector()
-    w = SHORT_WINDOW
-    return {
-        "requests_per_second": names.requests(w) + sel,
-        "errors_per_second": names.errors(w) + sel,
-        "error_ratio": names.error_ratio(w) + sel,
-        "client_errors_per_second": names.client_errors(w) + sel,
-        "latency_p50_seconds": names.latency(0.5, w) + sel,
-        "latency_p95_seconds": names.latency(0.95, w) + sel,
-        "latency_p99_seconds": names.latency(0.99, w) + sel,
-    }
+    return {f.name: names.feature(f, SHORT_WINDOW) + sel for f in DEFAULT_FEATURES}

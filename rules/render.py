@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from vigilante.config import Config
-from vigilante.scrape_config import prometheus_duration
+from vigilante.escaping import prometheus_duration
 from vigilante.rules.alerts import Alert, alerts, group_interval
 from vigilante.rules.recording import recording_groups
 

@@ -22,8 +22,8 @@ from onset to the first decision = 1, and false alert episodes per week of traff
 (episodes starting outside every anomaly; a ``level_shift`` may alert for its documented
 bound, twice ``relearn_after_seconds`` + ``hold_seconds`` + 8 ticks, after onset).
 
-    python scripts/bench_detection.py            # full: 6 tuning + 6 held-out seeds, 8 days each
-    python scripts/bench_detection.py --quick    # smoke: 1 + 1 seeds of 2 days, cost over 1 day
+    python -m scripts.bench_detection            # full: 6 tuning + 6 held-out seeds, 8 days each
+    python -m scripts.bench_detection --quick    # smoke: 1 + 1 seeds of 2 days, cost over 1 day
 
 Then the scorer alone on tiers of the same scenarios (scripts/detection_tiers.py): rows 1 and 5
 minutes apart, irregular rows (gaps, repeats, a row from the past), and a flat app trained
@@ -59,16 +59,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from vigilante.config import load_config  # noqa: E402
-from vigilante.rules.recording import histogram_buckets  # noqa: E402
-from vigilante.scorer import Detector  # noqa: E402
-from vigilante.scorer.timing import TickScale  # noqa: E402
-from scripts.detection_tiers import TierOutcome, run_recorded, run_tiers  # noqa: E402
-from scripts.detection_tiers import table as tier_table  # noqa: E402
-from scripts import real_tier  # noqa: E402
-from scripts.scenarios import (ANOMALY_KINDS, FEATURES, NORMAL_KINDS, TICK_SECONDS, TICKS_PER_DAY, Scenario,  # noqa: E402
+from vigilante.config import load_config
+from vigilante.scorer.features import histogram_buckets
+from vigilante.scorer import Detector
+from vigilante.scorer.timing import TickScale
+from scripts.detection_tiers import TierOutcome, run_recorded, run_tiers
+from scripts.detection_tiers import table as tier_table
+from scripts import real_tier
+from scripts.scenarios import (ANOMALY_KINDS, FEATURES, NORMAL_KINDS, TICK_SECONDS, TICKS_PER_DAY, Scenario,
                                generate)
 
 

@@ -5,7 +5,7 @@ scrape, the recording rules' evaluation, the scorer's tick, the hold, the scrape
 scorer, the anomaly alert's evaluation, Alertmanager's ``group_wait``. This script
 simulates the chain at the shipped settings (``vigilante.yaml`` defaults, or ``--config``)
 for many incidents, each at random phases, and prints p50/p95 of each hop and end to end,
-with the settings' floor (best and worst phases). It prints the chain before issue 15 (a
+with the settings' floor (best and worst phases). It prints the previous chain (a
 clock-grid tick, a two-tick hold, the scorer scraped and its alert evaluated every 15 s,
 ``group_wait`` 10 s) beside it, measured in the same run.
 
@@ -70,7 +70,7 @@ class Chain:
                    alert_for=0.0, group_wait=seconds(route["group_wait"]), signal_scrapes=signal_scrapes)
 
 
-def before_issue_15(chain: Chain) -> Chain:
+def previous_chain(chain: Chain) -> Chain:
     """The same chain as it was: clock-grid ticks, always the hold (30 s then), 15 s scorer hops, group_wait 10 s."""
     return replace(chain, phase_margin=None, at_once=False, hold_ticks=2, scorer_scrape=chain.scrape,
                    alert_evaluation=chain.evaluation, group_wait=10.0)
@@ -116,7 +116,7 @@ def floor(chain: Chain) -> dict[str, float]:
     """Best and worst onset -> notification over every phase (the signal's own delay included).
 
     >>> chain = Chain.of(Config())
-    >>> floor(chain), floor(replace(chain, at_once=False)), floor(before_issue_15(chain))
+    >>> floor(chain), floor(replace(chain, at_once=False)), floor(previous_chain(chain))
     ({'best_seconds': 1.0, 'worst_seconds': 41.0}, {'best_seconds': 46.0, 'worst_seconds': 86.0}, {'best_seconds': 25.0, 'worst_seconds': 100.0})
     """
     signal = (chain.signal_scrapes - 1) * chain.scrape
@@ -222,14 +222,14 @@ def main(argv: list[str] | None = None) -> int:
         "held, signal in the second scrape": Chain.of(config, at_once=False, signal_scrapes=2),
         "at once, signal in the third scrape": Chain.of(config, at_once=True, signal_scrapes=3),
     }
-    chains["before issue 15"] = before_issue_15(chains["held"])
+    chains["previous chain"] = previous_chain(chains["held"])
     results = {name: simulate(chain, args.incidents, args.seed) for name, chain in chains.items()}
     titles = {"at once": "score far above the threshold (decides at once), the demo's spike with errors",
               "held": "score just above the threshold (held for hold_seconds)",
               "at once, signal in the second scrape": "at once, the signal showing only in the second scrape after onset",
               "held, signal in the second scrape": "held, and the signal shows only in the second scrape after onset",
               "at once, signal in the third scrape": "at once, the signal showing only in the third scrape after onset",
-              "before issue 15": "the chain before: clock-grid ticks, hold, scorer hops at 15 s, group_wait 10 s"}
+              "previous chain": "the chain before: clock-grid ticks, hold, scorer hops at 15 s, group_wait 10 s"}
     for name, result in results.items():
         print_table(titles[name], result)
     real = real_runs(args.real, results)

@@ -4,7 +4,7 @@ For each gunicorn mode (``threads``: one process with threads and the plain regi
 ``processes``: several workers in multiprocess mode) three servers run the same app with the
 same settings on 127.0.0.1:
 
-- ``exporter``       the app as shipped, instrumented with :func:`vigilante.instrumentation.instrument`;
+- ``exporter``       the app as shipped, instrumented with :func:`vigilante.attach.instrumentation.instrument`;
 - ``exporter_again`` a second, identical copy: exporter vs. exporter_again (A/A) is the noise floor;
 - ``no_exporter``    the same app with ``TICKETS_METRICS_ENABLED=false``.
 
@@ -18,7 +18,7 @@ drift of the machine cancels out.
 Prints a table (req/s, ratio to ``no_exporter``, p50/p99 latency, server CPU per request)
 and, last, one JSON line. ``--quick`` gives a short smoke run (figures are noisier).
 
-    python scripts/bench_overhead.py [--rounds 6] [--seconds 2] [--concurrency 8] [--modes threads,processes]
+    python -m scripts.bench_overhead [--rounds 6] [--seconds 2] [--concurrency 8] [--modes threads,processes]
 """
 
 from __future__ import annotations
@@ -39,10 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from scripts.harness import GunicornServer  # noqa: E402
+from scripts.harness import GunicornServer
 
 VARIANTS = ("exporter", "no_exporter", "exporter_again")
 REAL_PAGES = ("home", "event", "ticket_type")

@@ -15,8 +15,8 @@ range queries on them cost what they cost in production. Rules that average reco
 over windows longer than the backfilled data (1d, 3d) are counted at their full window
 (series x window / evaluation interval), not at what the short history lets them touch.
 
-    python scripts/bench_query_cost.py            # 50 pods x 30 routes, 1 h at 15 s
-    python scripts/bench_query_cost.py --quick    # 10 pods x 10 routes, 20 min
+    python -m scripts.bench_query_cost            # 50 pods x 30 routes, 1 h at 15 s
+    python -m scripts.bench_query_cost --quick    # 10 pods x 10 routes, 20 min
 
 Prints a table and, last, one JSON line.
 """
@@ -35,12 +35,10 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vigilante.config import Config, load_config  # noqa: E402
-from vigilante.rules.recording import DASHBOARD_WINDOW, QUANTILES, RecordedSeries, recording_groups  # noqa: E402
-from vigilante.rules.slo import duration_seconds  # noqa: E402
-from scripts.harness import PrometheusServer, promtool  # noqa: E402
+from vigilante.config import Config, load_config
+from vigilante.rules.recording import DASHBOARD_WINDOW, QUANTILES, RecordedSeries, recording_groups
+from vigilante.rules.slo import duration_seconds
+from scripts.harness import PrometheusServer, promtool
 
 SCRAPE_SECONDS = 15
 

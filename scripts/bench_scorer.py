@@ -73,9 +73,9 @@ def child(mode: str, ticks: int, prometheus_url: str | None, start: float) -> di
             detector.step(t, values, explain=True)
         cpu = time.process_time() - cpu
     else:
-        from vigilante.feature_source import FeatureSource
-        from vigilante.prometheus_api import PrometheusAPI
-        from vigilante.service.commands import feature_queries
+        from vigilante.service.feature_source import FeatureSource
+        from vigilante.prometheus.api import PrometheusAPI
+        from vigilante.service.serve import feature_queries
         from vigilante.service.loop import ScorerService
         from vigilante.service.metrics import ScorerMetrics
 

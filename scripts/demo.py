@@ -33,7 +33,7 @@ from typing import Any, Callable
 import requests
 import yaml
 
-from vigilante import metric_names
+from vigilante.attach import metric_names
 from vigilante.config import Config
 from scripts.bench_latency import Chain, floor, seconds
 from scripts.load_shapes import STEADY_USERS, write_control

@@ -41,7 +41,7 @@ import numpy as np
 from vigilante.config import Config, ScorerConfig
 from vigilante.scorer import Detector
 from vigilante.scorer.series import clock_order, read_series
-from vigilante.service.commands import compress_time
+from vigilante.service.serve import compress_time
 from scripts.scenarios import TICK_SECONDS, Event, Scenario
 
 GRACE_SECONDS = 120.0

@@ -38,10 +38,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.load_shapes import STEADY_USERS, write_control  # noqa: E402
-from scripts.stack import LocalStack, interval_overrides  # noqa: E402
+from scripts.load_shapes import STEADY_USERS, write_control
+from scripts.stack import LocalStack, interval_overrides
 
 INTERVAL_SECONDS = 2.0
 
@@ -107,9 +105,9 @@ def run_schedule(stack: LocalStack, control: Path, say) -> list[dict]:
 
 def read_back(prometheus_url: str, config, phases: list[dict]) -> tuple[list, int]:
     """The default features at every interval from the training phase's start; and the training rows."""
-    from vigilante.feature_source import FeatureSource
-    from vigilante.prometheus_api import PrometheusAPI
-    from vigilante.service.commands import feature_queries
+    from vigilante.service.feature_source import FeatureSource
+    from vigilante.prometheus.api import PrometheusAPI
+    from vigilante.service.serve import feature_queries
 
     training = next(p for p in phases if p["name"] == "training")
     source = FeatureSource(PrometheusAPI(prometheus_url, timeout=30), feature_queries(config))
@@ -149,7 +147,7 @@ def from_demo(outdir: Path, name: Path, say) -> None:
 def write(name: Path, rows, train_rows: int, phases: list[dict], features,
           recorded_with: str = "python -m scripts.record_series") -> None:
     from vigilante.output_files import atomic_open
-    from vigilante.service.commands import csv_row, csv_writer
+    from vigilante.service.serve import csv_row, csv_writer
 
     name.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(name.with_suffix(".csv")) as fh:  # what `vigilante collect` writes

@@ -7,7 +7,7 @@ Everything on 127.0.0.1 with a throw-away work directory, built on ``scripts.har
     .venv/bin/python -m scripts.stack --interval 2    # compressed time: scrape, evaluate, tick every 2 s
 
 Prometheus reads the static-targets variant of the one ``prometheus.yml`` source
-(:mod:`vigilante.scrape_config`) and the generated rule files; Alertmanager reads the example
+(:mod:`vigilante.prometheus.scrape_config`) and the generated rule files; Alertmanager reads the example
 configuration (:mod:`vigilante.rules.alertmanager`) with its webhook pointed at the local receiver,
 which records every notification. Every override of a shipped default is kept in
 :attr:`LocalStack.overrides`, so reports can print it.
@@ -31,7 +31,7 @@ from urllib.parse import quote
 import requests
 
 from vigilante.config import Config, PrometheusConfig, load_config
-from vigilante.scrape_config import prometheus_config, static_scrape_configs
+from vigilante.prometheus.scrape_config import prometheus_config, static_scrape_configs
 from scripts.harness import (ALERTMANAGER, PROMETHEUS, AlertmanagerServer, GunicornServer, ManagedProcess,
                              MissingBinaryError, PrometheusServer, WebhookReceiver, find_binary, free_port,
                              port_is_free)
@@ -113,7 +113,7 @@ def graph_link(prometheus_url: str, exprs: list[str], range_input: str = "30m") 
 
 def panel_queries(config: Config) -> dict[str, list[str]]:
     """The series each overview dashboard panel plots, for ready-made Prometheus UI links."""
-    from vigilante import metric_names
+    from vigilante.attach import metric_names
     from vigilante.rules.recording import feature_queries
 
     q = feature_queries(config)

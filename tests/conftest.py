@@ -10,7 +10,7 @@ import pytest
 from scripts.harness import (AlertmanagerServer, GunicornServer, PrometheusServer, WebhookReceiver,
                              webhook_config)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT
 
 
 def _factory(tmp_path: Path, server_class: type, name: str) -> Iterator[Callable[..., Any]]:

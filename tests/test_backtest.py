@@ -1,4 +1,4 @@
-"""The ``vigilante train`` / ``vigilante backtest`` contract (DESIGN.md, "Contracts")."""
+"""The ``vigilante train`` / ``vigilante backtest`` contract: input and output formats, errors, exit codes."""
 
 import csv
 import math

@@ -15,7 +15,7 @@ import pytest
 from scripts.detection_tiers import GRACE_SECONDS  # an alert may go on this long after its fault ended
 from vigilante.cli import main
 from vigilante.config import load_config
-from vigilante.rules.recording import histogram_buckets
+from vigilante.scorer.features import histogram_buckets
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 RUNS = sorted(RECORDED.glob("*.json"))

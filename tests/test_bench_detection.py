@@ -11,7 +11,7 @@ from scripts.detection_tiers import evaluate as tier_evaluate
 from scripts.detection_tiers import recorded_scenarios
 from scripts.scenarios import Event, Scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as ROOT
 
 
 def labelled(n=2000, events=()):
@@ -67,7 +67,7 @@ def test_a_recorded_run_becomes_a_scenario_with_its_phases_as_events_on_its_rows
 
 @pytest.mark.slow
 def test_quick_mode_prints_a_table_and_one_json_line():
-    proc = subprocess.run([sys.executable, "scripts/bench_detection.py", "--quick", "--jobs", "1"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "scripts.bench_detection", "--quick", "--jobs", "1"], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()

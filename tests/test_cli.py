@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,23 @@ def test_a_user_error_is_one_line_when_run_as_python_dash_m(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip().splitlines() == ["vigilante backtest: error: --train-rows must be a positive number of rows, got 0"]
+
+
+def test_config_refuses_what_generate_would_refuse(tmp_path, capsys):
+    """A scrape interval too long for the rules' 1m window fails `vigilante config`, not only `generate`."""
+    path = tmp_path / "site.yaml"
+    path.write_text("prometheus:\n  scrape_interval_seconds: 30\n")
+    assert main(["config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and re.search(r"prometheus.scrape_interval_seconds: expected .*at most 15\b", err), err
+    assert main(["generate", "--config", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert re.search(r"prometheus.scrape_interval_seconds: expected .*at most 15\b", capsys.readouterr().err)
+
+
+def test_every_user_facing_error_type_is_one_line_and_exit_2():
+    from vigilante.config import ConfigError
+    from vigilante.errors import UserError, VigilanteError
+    from vigilante.output_files import OutputError
+    from vigilante.scorer.errors import ScorerError
+
+    assert all(issubclass(e, VigilanteError) for e in (ConfigError, OutputError, ScorerError, UserError))

@@ -211,3 +211,12 @@ def test_a_key_that_counted_ticks_says_what_replaced_it(tmp_path, old, new):
 def test_durations_are_seconds_or_duration_strings(tmp_path, text, expected):
     assert load_config(write(tmp_path, f"scorer:\n  relearn_after_seconds: {text}\n"), env={}).scorer.relearn_after_seconds \
         == expected
+
+
+def test_the_cross_key_limits_agree_with_the_rules():
+    """The loader checks the rules' windows by number; they must be the rules' own."""
+    from vigilante import config as config_module
+    from vigilante.rules import recording, slo
+
+    assert config_module.RULE_RATE_WINDOW_SECONDS == slo.duration_seconds(recording.SHORT_WINDOW)
+    assert config_module.LONGEST_RULE_WINDOW_SECONDS == max(slo.duration_seconds(w) for w in slo.ratio_windows())

@@ -65,7 +65,7 @@ def _ids(config):
 
 def test_uids_survive_configuration_changes_that_rename_nothing(config):
     changed = (config.replace("slo", availability=0.99, latency_p95_seconds=0.8)
-               .replace("prometheus", scrape_interval_seconds=30.0)
+               .replace("prometheus", scrape_interval_seconds=10.0)
                .replace("app", namespace="shop", job="web")
                .replace("grafana", folder="Elsewhere", datasource_uid="other"))
     before, after = _ids(config), _ids(changed)

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from vigilante import metric_names as m
+from vigilante.attach import metric_names as m
 from vigilante.config import load_config
 from vigilante.dashboards.interpolation import expand
 from vigilante.rules import render

@@ -109,7 +109,7 @@ def dockerignore_patterns() -> list[str]:
 def test_the_dockerignore_matcher_follows_dockers_rules():
     patterns = ["*", "!addon/", "**/__pycache__"]
     assert ignored(".venv/bin/python", patterns)
-    assert not ignored("addon/cli.py", patterns)
+    assert not ignored("addon/cli/__init__.py", patterns)
     assert ignored("addon/__pycache__/cli.cpython-311.pyc", patterns)
     assert ignored("setup.cfg", patterns)
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from vigilante.feature_source import AmbiguousFeatureError, FeatureSource
-from vigilante.prometheus_api import PrometheusAPI
+from vigilante.service.feature_source import AmbiguousFeatureError, FeatureSource
+from vigilante.prometheus.api import PrometheusAPI
 from scripts.harness import PrometheusServer, backfill_openmetrics
 
 STEP = 15.0

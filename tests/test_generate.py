@@ -16,7 +16,7 @@ from vigilante.config import load_config
 from vigilante.generate import (GENERATED_MARK, RECORD_NAME, Target, find_orphans, record_text, render_all,
                                 stale_files, targets, user_targets)
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
 
 
 

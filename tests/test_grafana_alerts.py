@@ -12,7 +12,7 @@ from vigilante.config import load_config
 from vigilante.dashboards import grafana_alerts, grafana_format
 from vigilante.rules.alerts import alerts
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

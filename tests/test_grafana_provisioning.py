@@ -29,8 +29,8 @@ def test_the_datasource_is_the_one_dashboards_and_alerts_name():
 
 def test_the_datasource_scrape_interval_is_the_configured_one():
     """$__rate_interval is built from jsonData.timeInterval: it must be the real scrape interval."""
-    config = load_config(env={}).replace("prometheus", scrape_interval_seconds=30.0)
-    assert provisioning.datasource(config)["datasources"][0]["jsonData"]["timeInterval"] == "30s"
+    config = load_config(env={}).replace("prometheus", scrape_interval_seconds=10.0)
+    assert provisioning.datasource(config)["datasources"][0]["jsonData"]["timeInterval"] == "10s"
 
 
 def test_generated_dashboards_are_read_only_in_the_configured_folder():

@@ -15,7 +15,8 @@ import prometheus_client.multiprocess  # noqa: F401
 import pytest
 import requests
 
-from vigilante.gunicorn_hooks import child_exit, on_starting, prepare_multiproc_dir, when_ready
+from vigilante.attach.gunicorn_hooks import prepare_multiproc_dir
+from vigilante.gunicorn_hooks import child_exit, on_starting, when_ready
 from scripts.harness import wait_until
 
 
@@ -79,7 +80,7 @@ MINIMAL_APP = textwrap.dedent('''
     import os
     from flask import Flask
     from prometheus_client import Gauge
-    from vigilante.instrumentation import instrument
+    from vigilante.attach.instrumentation import instrument
 
     def create_app():
         app = Flask("minimal")

@@ -13,7 +13,7 @@ import pytest
 from scripts.harness import (PROMETHEUS, MissingBinaryError, PrometheusServer, find_binary, port_is_free, promtool,
                              static_scrape_config, wait_until)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT
 
 
 def test_prometheus_scrapes_an_app_started_under_gunicorn(prometheus_factory, gunicorn_factory):

@@ -7,9 +7,9 @@ import pytest
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
-import vigilante.instrumentation
+import vigilante.attach.instrumentation
 from vigilante.config import load_config
-from vigilante.instrumentation import InstrumentationError, excluded_path_patterns, instrument
+from vigilante.attach.instrumentation import InstrumentationError, excluded_path_patterns, instrument
 
 
 def minimal_app() -> Flask:
@@ -194,5 +194,5 @@ def test_instrument_is_importable_from_the_package_without_importing_flask_first
     import sys
 
     code = ("import sys, vigilante; assert 'flask' not in sys.modules; "
-            "from vigilante import instrument; import vigilante.instrumentation as m; assert instrument is m.instrument")
+            "from vigilante import instrument; import vigilante.attach.instrumentation as m; assert instrument is m.instrument")
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

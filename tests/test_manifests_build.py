@@ -1,4 +1,4 @@
-"""The kustomize overlays build, validate against the Kubernetes schemas, and keep the promises of issue 9.
+"""The kustomize overlays build, validate against the Kubernetes schemas, and keep what the manifests promise.
 
 Every test builds with the real ``kubectl kustomize`` and checks the rendered objects, the
 way ``kubectl apply -k`` would receive them. No cluster runs here.
@@ -21,9 +21,9 @@ import yaml
 from vigilante import __version__, generate
 from vigilante.cli import main
 from vigilante.config import Config, ConfigError, load_config
-from vigilante.manifests import (BLOCKED_PATHS, NO_BACKEND_SERVICE, PROMETHEUS_POD_SELECTOR, prometheus_retention,
+from vigilante.kubernetes.manifests import (BLOCKED_PATHS, NO_BACKEND_SERVICE, PROMETHEUS_POD_SELECTOR, prometheus_retention,
                              prometheus_retention_size)
-from vigilante.manifests import targets as manifest_targets
+from vigilante.kubernetes.manifests import targets as manifest_targets
 from tests.fixtures.kustomize import (NATIVE_GROUPS, OVERLAYS, REPO_ROOT, build_overlay, containers, find, kustomize,
                                       matches, of_kind, pod_specs)
 from tests.fixtures.prometheus_operator_crds import SCHEMAS
@@ -619,7 +619,7 @@ def test_the_policies_still_let_grafana_and_the_scorer_query_prometheus_and_user
 
 def test_the_scorer_binds_loopback_by_default_and_all_addresses_in_its_pod():
     from vigilante.config import Config
-    from vigilante.manifests import scorer_configuration
+    from vigilante.kubernetes.manifests import scorer_configuration
 
     assert Config().service.listen_address == "127.0.0.1"
     in_pod = yaml.safe_load(scorer_configuration(Config()))

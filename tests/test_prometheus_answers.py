@@ -14,8 +14,8 @@ import sys
 import pytest
 import requests
 
-from vigilante.feature_source import FeatureSource
-from vigilante.prometheus_api import MalformedAnswer, PrometheusAPI
+from vigilante.service.feature_source import FeatureSource
+from vigilante.prometheus.api import MalformedAnswer, PrometheusAPI
 from scripts.harness.process import ManagedProcess, free_port
 from tests.fixtures.fake_prometheus import FakePrometheus, vector
 from tests.scorer_process import one_feature_config, train

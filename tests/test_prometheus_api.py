@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from vigilante.prometheus_api import PrometheusAPI, PrometheusQueryError, PrometheusUnavailable
+from vigilante.prometheus.api import PrometheusAPI, PrometheusQueryError, PrometheusUnavailable
 from scripts.harness import free_port
 from scripts.harness.process import wait_until
 from tests.fixtures.fake_prometheus import SlowPrometheus, drip, flood

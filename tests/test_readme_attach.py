@@ -30,7 +30,7 @@ from tests.traffic import paced_traffic
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
 
 BLUEPRINT = '''\
 import time

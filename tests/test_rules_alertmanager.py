@@ -13,7 +13,7 @@ from vigilante.rules.alertmanager import APP_DOWN_ALERTS, SILENCED_WHEN_APP_DOWN
 from vigilante.rules.alerts import alerts
 from scripts.harness import AMTOOL, AlertmanagerServer, find_binary, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
 GENERATED = REPO / "rules" / "generated" / "alertmanager.yml"
 
 

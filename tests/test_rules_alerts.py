@@ -14,7 +14,7 @@ from vigilante.rules.render import alerting_rules_yaml
 from vigilante.rules.slo import duration_seconds
 from scripts.harness import promtool
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
 RULE_TESTS = REPO / "rules" / "tests"
 ALERT_TESTS = sorted(p.name for p in RULE_TESTS.glob("*_alerts.test.yml"))
 CAMEL_CASE = re.compile(r"Vigilante(?:[A-Z][a-z0-9]*|CPU)+")
@@ -71,7 +71,7 @@ def test_burn_rate_thresholds_follow_the_slo_and_its_period(tmp_path):
 
 
 def test_the_anomaly_alert_fires_on_the_scorer_decision_gauge():
-    from vigilante import metric_names
+    from vigilante.attach import metric_names
 
     anomaly = {a.name: a for a in alerts(load_config(env={}))}["VigilanteAnomalyDetected"]
     assert anomaly.expr.startswith(f"max_over_time({metric_names.DECISION}{{")

@@ -17,7 +17,7 @@ from vigilante.rules.recording import RecordedSeries, feature_queries, recording
 from vigilante.rules.render import recording_rules_yaml
 from scripts.harness import promtool
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
 RULE_TESTS = REPO / "rules" / "tests"
 RECORDING_TESTS = ["flask_http_requests.test.yml", "flask_http_request_errors_slo.test.yml"]
 
@@ -157,5 +157,5 @@ def test_rendered_groups_are_valid_yaml_with_one_record_per_rule():
 def test_a_scrape_interval_too_long_for_the_1m_window_is_a_config_error():
     from vigilante.config import ConfigError
 
-    with pytest.raises(ConfigError, match="scrape_interval_seconds: expected at most 15"):
+    with pytest.raises(ConfigError, match="scrape_interval_seconds: expected .*at most 15"):
         recording_groups(load_config(env={"VIGILANTE_PROMETHEUS__SCRAPE_INTERVAL_SECONDS": "30"}))

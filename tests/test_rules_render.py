@@ -11,7 +11,7 @@ from vigilante.config import load_config
 from vigilante.rules.render import alerting_rules, alerting_rules_yaml, prometheus_rule_yaml, recording_rules, recording_rules_yaml
 from scripts.harness import promtool
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
 GENERATED = REPO / "rules" / "generated"
 
 

@@ -10,7 +10,7 @@ import yaml
 from vigilante.config import load_config
 from vigilante.rules.alerts import alerts
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
 RUNBOOK = REPO / "rules" / "runbook.md"
 
 

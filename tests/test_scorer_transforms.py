@@ -81,3 +81,20 @@ def test_a_quantile_inside_a_histogram_bucket_has_a_share_of_the_bucket_as_noise
     # above the last bound histogram_quantile answers that bound: nothing to add
     assert t.noise_floor("latency_p95_seconds", values, (0.001,)) == t.noise_floor("latency_p95_seconds", values)
 
+
+
+def test_the_transforms_name_no_feature_the_features_declare_their_grain():
+    import ast
+    import inspect
+
+    from vigilante.scorer import features, transforms
+
+    tree = ast.parse(inspect.getsource(transforms))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node)}
+    strings = {node.value for node in ast.walk(tree)
+               if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings}
+    assert not strings & set(features.FEATURES)  # the examples in docstrings may name one
+    errors = features.FEATURES["errors_per_second"]
+    assert FeatureTransform.fit(errors.name, [2.0, 2.0]).scale == 2.0 * errors.offset_fraction
+    assert features.offset_fraction("a_feature_of_my_own") == features.DEFAULT_OFFSET_FRACTION

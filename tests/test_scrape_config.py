@@ -7,7 +7,7 @@ import json
 import yaml
 
 from vigilante.config import Config
-from vigilante.scrape_config import (kubernetes_scrape_configs, pod_relabel_configs, prometheus_config,
+from vigilante.prometheus.scrape_config import (kubernetes_scrape_configs, pod_relabel_configs, prometheus_config,
                                  static_scrape_configs)
 from scripts.harness import promtool
 

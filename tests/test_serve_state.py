@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from vigilante.cli import main
 from vigilante.config import Config
-from vigilante.feature_source import FeatureRow
+from vigilante.service.feature_source import FeatureRow
 from vigilante.output_files import OutputError
 from vigilante.scorer import Detector
 from vigilante.service.loop import ScorerService

@@ -16,17 +16,17 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from vigilante.config import Config
-from vigilante.feature_source import FeatureSource
-from vigilante.prometheus_api import PrometheusAPI
+from vigilante.service.feature_source import FeatureSource
+from vigilante.prometheus.api import PrometheusAPI
 from vigilante.scorer import Detector
-from vigilante.service.commands import feature_queries
+from vigilante.service.serve import feature_queries
 from vigilante.service.loop import ScorerService
 from vigilante.service.metrics import ScorerMetrics
 from scripts.harness import PrometheusServer, backfill_openmetrics, backfill_recording_rules
 from tests.fixtures.flask_history import P50, P95, Pod, exposition
 from tests.scorer_data import normal_rows, small_config
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT
 RECORDING_RULES = REPO_ROOT / "rules" / "generated" / "vigilante-recording.rules.yml"
 STEP = 15.0
 MINUTE = 60.0

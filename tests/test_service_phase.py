@@ -13,7 +13,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from vigilante.config import Config
-from vigilante.prometheus_api import MalformedAnswer, PrometheusAPI, PrometheusUnavailable
+from vigilante.prometheus.api import MalformedAnswer, PrometheusAPI, PrometheusUnavailable
 from vigilante.scorer import Detector
 from vigilante.service.loop import ScorerService
 from vigilante.service.metrics import ScorerMetrics

@@ -12,7 +12,7 @@ import pytest
 
 from vigilante.cli import main
 from vigilante.config import load_config
-from vigilante.setup_check import run_checks
+from vigilante.service.setup_check import run_checks
 from scripts.harness import GunicornServer, PrometheusServer
 from tests.traffic import paced_traffic
 from tests.user_commands import prometheus_config
@@ -48,7 +48,7 @@ def stack(tmp_path_factory):
 
 
 def findings(config):
-    from vigilante.prometheus_api import PrometheusAPI
+    from vigilante.prometheus.api import PrometheusAPI
 
     return {f.check: f for f in run_checks(config, PrometheusAPI(config.prometheus.url))}
 

@@ -20,7 +20,7 @@ from scripts.load_shapes import MAX_USERS, SCENARIOS, read_control, stage_at, to
 from scripts.stack import (LocalStack, StackError, apply_overrides, changed_from_defaults, config_env, graph_link,
                            interval_overrides)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT
 
 
 # --- load scenarios ----------------------------------------------------------------------

@@ -61,6 +61,7 @@ from vigilante.config import ScorerConfig
 from vigilante.scorer.baseline import HoltBaseline, alpha_for
 from vigilante.scorer.errors import TrainingError
 from vigilante.scorer.forest_state import pack, unpack
+from vigilante.scorer.state import load_state, save_state
 from vigilante.scorer.threshold import HoldDecision, calibrate_threshold, small_sample_factor, trimmed_quantile
 from vigilante.scorer.timing import TickScale, observed_spacing
 from vigilante.scorer.transforms import FeatureTransform, Limits
@@ -146,7 +147,7 @@ class Detector:
         is the number of complete training rows unless ``config.window_size`` says
         otherwise, and every model is warmed on all of them. ``buckets`` gives, for a
         feature that is a quantile estimated from a histogram, the histogram's bucket upper
-        bounds (see ``vigilante.rules.recording.histogram_buckets``): a move well inside
+        bounds (see ``vigilante.scorer.features.histogram_buckets``): a move well inside
         one bucket is then noise.
         """
         rows = list(rows)
@@ -416,16 +417,12 @@ class Detector:
 
     def save(self, path) -> None:
         """Write the whole model atomically (see :func:`vigilante.scorer.state.save_state`)."""
-        from vigilante.scorer.state import save_state
-
         save_state(self, path)
 
     @classmethod
     def load(cls, path, config: ScorerConfig | None = None) -> "Detector":
         """Read a model saved by :meth:`save`; with ``config``, check it reads the same features."""
-        from vigilante.scorer.state import load_state
-
-        return load_state(path, config)
+        return load_state(path, config, model=cls)
 
     def replace_config(self, config: ScorerConfig) -> None:
         """Take the decision knobs (hold, relearning) from a newer configuration."""

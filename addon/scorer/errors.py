@@ -1,7 +1,9 @@
 """Typed errors of the scorer library."""
 
+from vigilante.errors import VigilanteError
 
-class ScorerError(Exception):
+
+class ScorerError(VigilanteError):
     """Base class of the scorer's errors."""
 
 

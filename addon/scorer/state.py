@@ -34,12 +34,20 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+import river
+
+from vigilante.config import ScorerConfig
 from vigilante.output_files import OutputError, atomic_open, check_target
+from vigilante.scorer.baseline import HoltBaseline
+from vigilante.scorer.codec import Codec
 from vigilante.scorer.errors import NotAStateError, StateError
+from vigilante.scorer.threshold import HoldDecision
+from vigilante.scorer.timing import TickScale
+from vigilante.scorer.transforms import FeatureTransform, Limits
+from vigilante.version import __version__
 
 if TYPE_CHECKING:
-    from vigilante.config import ScorerConfig
-    from vigilante.scorer.detector import Detector
+    from vigilante.scorer.detector import Detector  # for the annotations only: the detector imports this module
 
 FORMAT = "vigilante-scorer-state"
 SCHEMA_VERSION = 4  # 4: plain JSON data (vigilante.scorer.codec); 3 and older were pickles, never loaded
@@ -57,30 +65,21 @@ MODEL_SETTINGS = ("model_layout", "n_trees", "tree_height", "window_size", "seed
 
 
 def _versions() -> dict[str, str]:
-    import river
-
-    from vigilante import __version__
-
     return {"vigilante": __version__, "river": river.__version__}
 
 
-_codec = None
+_codecs: dict[type, Codec] = {}
 
 
-def _state_codec():
-    """The codec of the detector and the small classes it holds (imported late: the detector imports this module's users)."""
-    global _codec
-    if _codec is None:
-        from vigilante.config import ScorerConfig
-        from vigilante.scorer.baseline import HoltBaseline
-        from vigilante.scorer.codec import Codec
-        from vigilante.scorer.detector import Detector
-        from vigilante.scorer.threshold import HoldDecision
-        from vigilante.scorer.timing import TickScale
-        from vigilante.scorer.transforms import FeatureTransform, Limits
+def _state_codec(model: type) -> Codec:
+    """The codec of a detector of class ``model`` and the small classes it holds.
 
-        _codec = Codec([Detector, ScorerConfig, TickScale, FeatureTransform, Limits, HoltBaseline, HoldDecision])
-    return _codec
+    The detector's class is given by the caller (:meth:`Detector.save`, :meth:`Detector.load`):
+    the detector module imports this one.
+    """
+    if model not in _codecs:
+        _codecs[model] = Codec([model, ScorerConfig, TickScale, FeatureTransform, Limits, HoltBaseline, HoldDecision])
+    return _codecs[model]
 
 
 def save_state(detector: "Detector", path: str | os.PathLike) -> None:
@@ -97,7 +96,7 @@ def save_state(detector: "Detector", path: str | os.PathLike) -> None:
             raise OutputError(f"{exc}; refusing to replace it: remove it or name another file") from None
         except StateError:
             pass  # a state of ours, of another schema: replacing it is what a save does
-    data, blob = _state_codec().encode(detector)
+    data, blob = _state_codec(type(detector)).encode(detector)
     body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode() + b"\n" + blob
     header = {
         "format": FORMAT,
@@ -149,16 +148,14 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
-def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) -> "Detector":
-    """Read a detector saved by :func:`save_state`.
+def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None, *, model: type) -> "Detector":
+    """Read a detector of class ``model`` saved by :func:`save_state`.
 
     Raises :class:`StateError` (one clear sentence, naming the file) when it is missing,
     not a state file (:class:`NotAStateError`), corrupt, of another schema version, or
     reads other features than ``config`` names. With ``config``, its decision knobs
     (hold, relearning) apply.
     """
-    from vigilante.scorer.detector import Detector
-
     path = os.fspath(path)
     header, body = _read(path)
     if hashlib.sha256(body).hexdigest() != header.get("sha256"):
@@ -168,14 +165,14 @@ def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) ->
         if line_end < 0:
             raise ValueError("the model's line of JSON has no end")
         data = json.loads(body[:line_end], parse_constant=_refuse_constant)
-        detector = _state_codec().decode(data, memoryview(body)[line_end + 1 :])
+        detector = _state_codec(model).decode(data, memoryview(body)[line_end + 1 :])
     except Exception as exc:  # noqa: BLE001 - any failure to rebuild means the same to the user
         saved, now = header.get("river"), _versions()["river"]
         hint = f" (saved with river {saved}, running river {now})" if saved != now else ""
         raise StateError(f"{path}: cannot restore the model{hint}: {exc}") from exc
-    if not isinstance(detector, Detector):
+    if not isinstance(detector, model):
         raise StateError(f"{path}: the state holds a {type(detector).__name__}, not a Detector")
-    _check_attributes(path, detector)
+    _check_attributes(path, detector, model)
     if config is not None:
         if tuple(config.features) != detector.features:
             raise StateError(
@@ -196,11 +193,9 @@ def load_state(path: str | os.PathLike, config: "ScorerConfig | None" = None) ->
     return detector
 
 
-def _check_attributes(path: str, detector: "Detector") -> None:
+def _check_attributes(path: str, detector: "Detector", model: type) -> None:
     """Refuse a detector saved by a version of vigilante whose detectors held other attributes."""
-    from vigilante.scorer.detector import Detector
-
-    expected = set(vars(Detector(detector.config, detector.ticks.spacing_seconds)))
+    expected = set(vars(model(detector.config, detector.ticks.spacing_seconds)))
     missing, extra = sorted(expected - set(vars(detector))), sorted(set(vars(detector)) - expected)
     if missing or extra:
         what = "; ".join(part for part in (f"without {', '.join(missing)}" if missing else "",

@@ -4,8 +4,9 @@ A raw series (requests per second, a latency, any numeric column) is first put o
 where equal steps mean equally surprising changes: ``log(x + offset)`` for series that are
 never negative (rates, ratios, latencies: a doubling matters the same at 5 and at 50
 requests per second), a plain standardisation otherwise. The offset is a fraction of the
-training median, so the transform does not depend on the unit: 0.1 by default, and 1 for
-the error series, whose few counts per minute are too noisy to compare by ratio near zero.
+training median, so the transform does not depend on the unit: each feature declares its own
+fraction and noise resolution (:mod:`vigilante.scorer.features`; 0.1 and none for a feature
+of one's own).
 
     >>> t = FeatureTransform.fit("rps", [10.0, 12.0, 9.0, 11.0])
     >>> t.kind, round(t.scale, 2)
@@ -26,13 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
-DEFAULT_OFFSET_FRACTION = 0.1
-# Known count-like default features: errors are few, so near zero a ratio means little.
-OFFSET_FRACTIONS = {"errors_per_second": 1.0, "error_ratio": 1.0}
-# The smallest change of those features that is still noise, in raw units: a few errors in
-# the 1m rate window, 0.1 % of requests. Without it, training on error-free traffic gives
-# them zero noise, and a single 5xx looks infinitely unusual.
-NOISE_RESOLUTION = {"errors_per_second": 3 / 60, "error_ratio": 0.001}
+from vigilante.scorer.features import noise_resolution, offset_fraction
+
 
 
 RELATIVE_NOISE_FLOOR = 0.02
@@ -95,7 +91,7 @@ class FeatureTransform:
             positive = v[v > 0]
             # the median of the positive values: a ratio that is mostly 0 still gets a unit
             median = float(np.median(positive)) if positive.size else 1.0
-            return cls(name, "log", median * OFFSET_FRACTIONS.get(name, DEFAULT_OFFSET_FRACTION))
+            return cls(name, "log", median * offset_fraction(name))
         center = float(np.median(v))
         spread = float(np.percentile(v, 75) - np.percentile(v, 25)) or float(v.std()) or 1.0
         return cls(name, "linear", spread, center)
@@ -107,7 +103,7 @@ class FeatureTransform:
         >>> round(t.resolution("errors_per_second", 0.0), 4)
         0.0488
         """
-        step = NOISE_RESOLUTION.get(name)
+        step = noise_resolution(name)
         return 0.0 if step is None else self.apply(at + step) - self.apply(at)
 
     def noise_floor(self, name: str, values: Sequence[float], buckets: Sequence[float] = ()) -> float:

@@ -10,11 +10,11 @@ import threading
 import time
 from typing import Callable
 
-from vigilante import __version__
+from vigilante.version import __version__
 from vigilante.config import Config
-from vigilante.feature_source import FeatureSource
+from vigilante.service.feature_source import FeatureSource
 from vigilante.output_files import OutputError
-from vigilante.prometheus_api import MalformedAnswer, PrometheusError, PrometheusQueryError, PrometheusUnavailable
+from vigilante.prometheus.api import MalformedAnswer, PrometheusError, PrometheusQueryError, PrometheusUnavailable
 from vigilante.scorer import Detector
 from vigilante.service.metrics import ScorerMetrics
 from vigilante.service.phase import RulePhase, next_tick_after

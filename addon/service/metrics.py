@@ -1,6 +1,6 @@
 """What the scorer service exports: its score, threshold and decision, and its own health.
 
-Names come from :mod:`vigilante.metric_names`, the one place rules and dashboards read them.
+Names come from :mod:`vigilante.attach.metric_names`, the one place rules and dashboards read them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily
 
-from vigilante import metric_names as names
+from vigilante.attach import metric_names as names
 from vigilante.scorer import StepResult
 
 TICK_RESULTS = ("scored", "gap", "prometheus_unavailable", "query_error", "not_warm", "error")
@@ -99,7 +99,7 @@ class ScorerMetrics:
             gauge.set(float("nan"))
 
     def observe_query(self, seconds: float, ok: bool) -> None:
-        """Count one feature query (the :class:`~vigilante.feature_source.FeatureSource` observer)."""
+        """Count one feature query (the :class:`~vigilante.service.feature_source.FeatureSource` observer)."""
         self.query_duration.observe(seconds)
         if not ok:
             self.query_errors.inc()

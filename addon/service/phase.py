@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from vigilante.prometheus_api import MalformedAnswer
+from vigilante.prometheus.api import MalformedAnswer
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
@@ -59,13 +59,13 @@ def rule_phase(groups: Iterable[dict[str, Any]], queries: Sequence[str], tick_se
 
     ``groups`` are the ``data.groups`` of Prometheus' ``/api/v1/rules``. None when no group
     records a series the queries name (they read raw series: no phase is better than another)
-    or the group was not evaluated yet; :class:`~vigilante.prometheus_api.MalformedAnswer` when
+    or the group was not evaluated yet; :class:`~vigilante.prometheus.api.MalformedAnswer` when
     the groups are not the rules API's shape.
 
     >>> rule_phase([{"name": "features", "rules": ["x"]}], ["up"], 15)
     Traceback (most recent call last):
     ...
-    vigilante.prometheus_api.MalformedAnswer: rule group 'features': its rules are not a list of rules
+    vigilante.prometheus.api.MalformedAnswer: rule group 'features': its rules are not a list of rules
     """
     names = {m for q in queries for m in METRIC_NAME.findall(q)}
     best, best_count = None, 0
@@ -104,7 +104,7 @@ def _timestamp(text: Any) -> float | None:
     >>> _timestamp("2026-13-45T25:61:00Z")
     Traceback (most recent call last):
     ...
-    vigilante.prometheus_api.MalformedAnswer: lastEvaluation is not a time: '2026-13-45T25:61:00Z'
+    vigilante.prometheus.api.MalformedAnswer: lastEvaluation is not a time: '2026-13-45T25:61:00Z'
     """
     if text is None:
         return None

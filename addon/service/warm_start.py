@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigilante.config import Config
-from vigilante.feature_source import FeatureSource
-from vigilante.prometheus_api import PrometheusError
-from vigilante.rules.recording import histogram_buckets
+from vigilante.service.feature_source import FeatureSource
+from vigilante.prometheus.api import PrometheusError
+from vigilante.scorer.features import histogram_buckets
 from vigilante.scorer import Detector, ScorerError, StateError, TrainingError
 from vigilante.scorer.errors import NotAStateError
+from vigilante.scorer.series import in_clock_order, read_series
 from vigilante.service.state_file import set_aside
 
 CLOCK_SKEW_SECONDS = 30.0
@@ -116,7 +117,5 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
 
 def train_from_csv(config: Config, path: Path) -> Detector:
     """Train on a CSV in the ``vigilante backtest`` input format (e.g. from ``vigilante collect``)."""
-    from vigilante.scorer.series import in_clock_order, read_series
-
     records = in_clock_order(read_series(path, config.scorer.features))
     return Detector.fit(config.scorer, [(ts, values) for ts, _, values in records], histogram_buckets(config))

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 import requests
 import yaml
 
-from vigilante.prometheus_api import PrometheusAPI
+from vigilante.prometheus.api import PrometheusAPI
 from scripts.harness.binaries import PROMETHEUS, PROMTOOL, find_binary
 from scripts.harness.process import ManagedProcess, free_port, wait_until
 

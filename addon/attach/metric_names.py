@@ -1,6 +1,6 @@
 """Names of the metrics the scorer exports: the one place rules, dashboards and the service read them from.
 
-The scorer owns the alert decision (DESIGN.md, "Contracts"): the shipped anomaly alerts
+The scorer owns the alert decision: the shipped anomaly alerts
 fire on :data:`DECISION`, so the live alert, the backtest and the dashboard agree.
 """
 
@@ -21,7 +21,7 @@ MODEL_WARM = "vigilante_model_warm"
 LAST_SUCCESSFUL_TICK = "vigilante_last_successful_tick_timestamp_seconds"
 """Unix time of the last tick that read its features and scored."""
 
-# --- the scorer service's own state and health (agreed with the dashboards, issue 5) ---
+# --- the scorer service's own state and health (the dashboards read these too) ---
 
 FEATURE_VALUE = "vigilante_feature_value"
 """Gauge, label ``feature``: the value of each configured feature at the last tick, as the model read it."""

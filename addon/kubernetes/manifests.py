@@ -25,21 +25,21 @@ text, because kustomize only reads files below the kustomization that names them
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from pathlib import PurePosixPath
 from typing import Any, Callable, Sequence
 
 import yaml
 
-from vigilante import __version__
-from vigilante.config import Config, ConfigError
-from vigilante.generate import Target
-from vigilante.scrape_config import (KUBE_STATE_METRICS_POD_SELECTOR, KUBE_STATE_METRICS_PORT, SCORER_METRICS_PORT,
-                                     SCORER_POD_SELECTOR, kubernetes_scrape_configs, prometheus_config,
-                                     prometheus_duration, scrape_timeout)
+from vigilante.version import __version__
+from vigilante.config import Config, check_across
+from vigilante.escaping import prometheus_duration
+from vigilante.prometheus.scrape_config import (KUBE_STATE_METRICS_POD_SELECTOR, KUBE_STATE_METRICS_PORT,
+                                                SCORER_METRICS_PORT, SCORER_POD_SELECTOR, kubernetes_scrape_configs,
+                                                prometheus_config, scrape_timeout)
+from vigilante.targets import Target
 
-SOURCE = "addon/manifests.py"
+SOURCE = "addon/kubernetes/manifests.py"
 LOOPBACK_ADDRESSES = ("127.0.0.1", "localhost", "::1")
 ROOT = "manifests"
 STANDALONE = f"{ROOT}/overlays/standalone"
@@ -120,15 +120,8 @@ def prometheus_retention(config: Config) -> str:
     The longest burn-rate window must fit, plus a day so the alert has history on day one
     of a restart; the scorer's bootstrap (its training rows) reads far less.
     """
-    from vigilante.rules.slo import duration_seconds, ratio_windows
-
-    longest = max(duration_seconds(w) for w in ratio_windows())
-    needed = math.ceil(longest / 86400) + 1
-    days = config.kubernetes.prometheus_retention_days
-    if days < needed:
-        raise ConfigError(f"kubernetes.prometheus_retention_days: expected at least {needed} "
-                          f"(the longest burn-rate window plus a day), got {days}")
-    return f"{days}d"
+    check_across(config)
+    return f"{config.kubernetes.prometheus_retention_days}d"
 
 
 def prometheus_retention_size(config: Config) -> str:

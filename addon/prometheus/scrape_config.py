@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vigilante.config import Config
+from vigilante.escaping import prometheus_duration
 
 SCORER_POD_SELECTOR = "app.kubernetes.io/name=vigilante-scorer"
 """Label our scorer manifests put on the scorer's pod."""
@@ -151,13 +152,3 @@ def _static_job(job: str, namespace: str, targets: Sequence[str]) -> dict[str, A
 def _sanitize(label: str) -> str:
     """Kubernetes label name as Prometheus spells it in ``__meta_kubernetes_pod_label_*``."""
     return re.sub(r"[^a-zA-Z0-9_]", "_", label)
-
-
-def prometheus_duration(seconds: float) -> str:
-    """Prometheus durations take no fractions: 15 -> '15s', 0.5 -> '500ms'.
-
-    >>> prometheus_duration(15), prometheus_duration(0.5)
-    ('15s', '500ms')
-    """
-    millis = round(seconds * 1000)
-    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"

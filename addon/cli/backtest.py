@@ -19,21 +19,24 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from pathlib import Path
 
-from vigilante.cli import UserError, _config_args, config_files
-from vigilante.config import load_config
+from vigilante.cli.arguments import config_args, config_files
+from vigilante.config import CONFIG_PATH_ENV, load_config
+from vigilante.errors import UserError
 from vigilante.output_files import atomic_open, check_target
+from vigilante.scorer import Detector, TrainingError
+from vigilante.scorer.features import histogram_buckets
+from vigilante.scorer.series import SeriesError, clock_order, in_clock_order, read_series, skipped_summary
 from vigilante.service.state_file import state_lock
 
 PROGRESS_EVERY_SECONDS = 5.0
 
 
 def _load(args: argparse.Namespace):
-    from vigilante.scorer.series import SeriesError, read_series
-
     cfg = load_config(args.config)
     try:
         records = read_series(args.input, cfg.scorer.features)
@@ -43,10 +46,6 @@ def _load(args: argparse.Namespace):
 
 
 def _fit(cfg, records):
-    from vigilante.rules.recording import histogram_buckets
-    from vigilante.scorer import Detector, TrainingError
-    from vigilante.scorer.series import in_clock_order
-
     try:
         return Detector.fit(cfg.scorer, [(ts, values) for ts, _, values in in_clock_order(records)],
                             histogram_buckets(cfg))
@@ -55,8 +54,6 @@ def _fit(cfg, records):
 
 
 def _report_skipped(reasons, records, command: str) -> None:
-    from vigilante.scorer.series import skipped_summary
-
     line = skipped_summary(reasons, records)
     if line:
         print(f"{command}: {line}", file=sys.stderr)
@@ -65,15 +62,10 @@ def _report_skipped(reasons, records, command: str) -> None:
 def train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT.csv", help="recorded normal traffic: timestamp, then the configured features")
     parser.add_argument("--out", required=True, metavar="STATE", help="file to write the trained model to")
-    _config_args(parser)
+    config_args(parser)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import os
-
-    from vigilante.config import CONFIG_PATH_ENV
-    from vigilante.scorer.series import clock_order
-
     # Before the work, not after it; the configuration is an input too.
     check_target(args.out, inputs=[p for p in (args.input, args.config or os.environ.get(CONFIG_PATH_ENV)) if p])
 
@@ -93,7 +85,7 @@ def backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT.csv", help="recorded series: timestamp, then the configured features")
     parser.add_argument("--train-rows", type=int, required=True, metavar="N", help="the first N rows are the training set")
     parser.add_argument("--out", required=True, metavar="OUT.csv", help="where to write timestamp,score,threshold,alert,skipped per scored row")
-    _config_args(parser)
+    config_args(parser)
 
 
 def run_backtest(args: argparse.Namespace) -> int:
@@ -104,8 +96,6 @@ def run_backtest(args: argparse.Namespace) -> int:
     cfg, records = _load(args)
     if args.train_rows > len(records):
         raise UserError(f"--train-rows {args.train_rows} but {args.input} has only {len(records)} rows")
-    from vigilante.scorer.series import clock_order
-
     reasons = clock_order(records)  # over the whole file: a scored row may go back before training's end
     detector = _fit(cfg, records[: args.train_rows])
     rest = records[args.train_rows :]

@@ -4,7 +4,7 @@
 
 - ``<prefix>_http_request_duration_seconds`` (histogram: ``method``, the route label, ``status``),
   ``<prefix>_http_request_total`` and ``<prefix>_http_request_exceptions_total``, measured
-  around the whole request (:mod:`vigilante.request_metrics`), so a failure in any of the
+  around the whole request (:mod:`vigilante.attach.request_metrics`), so a failure in any of the
   app's hooks is counted in both, whenever :func:`instrument` is called;
 - the route label is ``url_rule`` (``/event/<int:event_id>``) or ``endpoint``
   (``events.event``), never the raw path, whose cardinality has no bound;
@@ -47,10 +47,10 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from vigilante import __version__ as ADDON_VERSION
+from vigilante.version import __version__ as ADDON_VERSION
 from vigilante.config import AppConfig, Config, load_config
-from vigilante.gunicorn_hooks import MULTIPROC_DIR_ENV
-from vigilante.request_metrics import RequestMetrics
+from vigilante.attach.gunicorn_hooks import MULTIPROC_DIR_ENV
+from vigilante.attach.request_metrics import RequestMetrics
 
 if TYPE_CHECKING:  # the exporter imports Flask; keep this module cheap to import
     from flask import Flask
@@ -143,6 +143,7 @@ def _app_section(config: Config | AppConfig | None) -> AppConfig:
 
 
 def _single_process_metrics(app: "Flask", options: dict, registry: "CollectorRegistry | None") -> "PrometheusMetrics":
+    # On first use: the exporter imports Flask, and prometheus_client reads the environment when imported.
     from prometheus_client import REGISTRY
     from prometheus_flask_exporter import PrometheusMetrics
 
@@ -155,6 +156,7 @@ def _multiprocess_metrics(app: "Flask", options: dict) -> "PrometheusMetrics":
         raise InstrumentationError(
             f"multiprocess mode needs ${MULTIPROC_DIR_ENV} to name a writable directory, got {directory!r}"
         )
+    # Only in multiprocess mode, once the directory is known to exist (see _single_process_metrics).
     from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
     # "Internal": /metrics is served by the app on its own port and merges all workers'

@@ -1,8 +1,7 @@
-"""``vigilante serve`` and ``vigilante collect``: the scorer service and its training recorder."""
+"""The scorer service and its training recorder (``vigilante serve``, ``vigilante collect``)."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import logging
 import math
@@ -12,24 +11,30 @@ import threading
 import time
 from pathlib import Path
 
-from vigilante.cli import UserError, _config_args, config_files
-from vigilante.config import Config, load_config
-from vigilante.feature_source import FeatureSource
+from prometheus_client import CollectorRegistry
+
+from vigilante.config import Config
+from vigilante.errors import UserError
 from vigilante.output_files import atomic_open, check_target
-from vigilante.prometheus_api import PrometheusAPI, PrometheusError
+from vigilante.prometheus.api import PrometheusAPI, PrometheusError
+from vigilante.rules.recording import feature_queries as default_queries
+from vigilante.service.feature_source import FeatureSource
+from vigilante.service.http import HttpServer, endpoints
+from vigilante.service.loop import ScorerService
+from vigilante.service.metrics import ScorerMetrics
+from vigilante.service.phase import RulePhase, rule_phase
+from vigilante.service.setup_check import run_checks
 
 log = logging.getLogger("vigilante")
 
 
 def feature_queries(config: Config) -> dict[str, str]:
     """PromQL for each configured feature: ``service.queries``, else the recording-rule default."""
-    from vigilante.rules.recording import feature_queries as defaults
-
-    known = {**defaults(config), **config.service.queries}
+    known = {**default_queries(config), **config.service.queries}
     missing = [f for f in config.scorer.features if f not in known]
     if missing:
         raise UserError(f"no query for feature(s) {', '.join(missing)}: add them under service.queries "
-                        f"(features with a default query: {', '.join(sorted(defaults(config)))})")
+                        f"(features with a default query: {', '.join(sorted(default_queries(config)))})")
     return {f: known[f] for f in config.scorer.features}
 
 
@@ -46,21 +51,12 @@ def prometheus_api(config: Config, cancel: threading.Event | None = None, retrie
                          max_range_answer_bytes=int(p.max_range_answer_mib * 2**20), cancel=cancel)
 
 
-def _source(config: Config, observe=None, cancel: threading.Event | None = None) -> FeatureSource:
+def feature_source(config: Config, observe=None, cancel: threading.Event | None = None) -> FeatureSource:
+    """The scorer's features read from ``prometheus.url``; ``observe`` sees each query's outcome."""
     return FeatureSource(prometheus_api(config, cancel), feature_queries(config), observe)
 
 
 # --- serve ---------------------------------------------------------------------------
-
-
-def serve_arguments(parser: argparse.ArgumentParser) -> None:
-    _config_args(parser)
-    parser.add_argument("--port", type=int, help="port of /metrics, /healthz and /readyz (default: scorer.listen_port)")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="least severe log messages written to stderr (default: INFO)")
-    parser.add_argument("--tick-seconds", type=float, metavar="SECONDS",
-                        help="compress time for a trial: tick every SECONDS instead of scorer.tick_seconds, with every "
-                             "window (hold, relearn, half-lives, bootstrap history) scaled alike; printed at start")
 
 
 def compress_time(config: Config, tick_seconds: float) -> tuple[Config, str]:
@@ -95,40 +91,12 @@ def compress_time(config: Config, tick_seconds: float) -> tuple[Config, str]:
     return compressed, line
 
 
-def run_serve(args: argparse.Namespace) -> int:
-    from vigilante.service.state_file import prepare_state_file
-
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    started = time.time()
-    config = load_config(args.config)
-    line = None
-    if args.tick_seconds is not None:
-        config, line = compress_time(config, args.tick_seconds)
-    # Before anything else: a state path that is an input, not a state, or in use is refused here.
-    with prepare_state_file(config, started):
-        if line:
-            log.info("%s", line)
-            if args.tick_seconds < config.prometheus.evaluation_interval_seconds:
-                log.warning("ticks every %g s read recording rules evaluated every %g s: set "
-                            "prometheus.evaluation_interval_seconds (and the scrape interval) as short in the "
-                            "Prometheus configuration, or ticks repeat the same values", args.tick_seconds,
-                            config.prometheus.evaluation_interval_seconds)
-        return _serve(config, args.port, started)
-
-
-def _serve(config: Config, port: int | None, started: float) -> int:
+def serve(config: Config, port: int | None, started: float) -> int:
     """Score and serve until SIGTERM or SIGINT; the state file is checked and locked by the caller."""
-    from prometheus_client import CollectorRegistry
-
-    from vigilante.service.http import HttpServer, endpoints
-    from vigilante.service.loop import ScorerService
-    from vigilante.service.metrics import ScorerMetrics
-    from vigilante.service.phase import RulePhase, rule_phase
-
     registry = CollectorRegistry()
     metrics = ScorerMetrics(registry, config.scorer.features)
     stop = threading.Event()  # set by SIGTERM/SIGINT: also abandons the Prometheus request in flight
-    source = _source(config, metrics.observe_query, stop)
+    source = feature_source(config, metrics.observe_query, stop)
     tick = config.scorer.tick_seconds
 
     def phase() -> RulePhase | None:
@@ -168,8 +136,6 @@ def _serve(config: Config, port: int | None, started: float) -> int:
 
 def _log_setup_check(config: Config, stop: threading.Event | None = None) -> None:
     """The checks of ``vigilante check``, once at start-up: each failure is a warning, never fatal."""
-    from vigilante.setup_check import run_checks
-
     api = prometheus_api(config, stop, retries=0)
     try:
         findings = run_checks(config, api)
@@ -184,37 +150,7 @@ def _log_setup_check(config: Config, stop: threading.Event | None = None) -> Non
 # --- collect -------------------------------------------------------------------------
 
 
-def collect_arguments(parser: argparse.ArgumentParser) -> None:
-    _config_args(parser)
-    parser.add_argument("--out", required=True, metavar="OUT.csv", help="training CSV to write (backtest format)")
-    how = parser.add_mutually_exclusive_group(required=True)
-    how.add_argument("--duration", metavar="DURATION", help="sample live, one row per tick, for this long (e.g. 1h, 30m)")
-    how.add_argument("--history", metavar="DURATION", help="read this much past history at once from Prometheus")
-
-
-def run_collect(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    check_target(out, inputs=config_files(args))  # before reading anything: --out must not be --config
-    config = load_config(args.config)
-    source = _source(config)
-    step = config.scorer.tick_seconds
-    if args.history:
-        end = math.floor(time.time() / step) * step
-        try:
-            rows = source.between(end - parse_duration(args.history), end, step)
-        except PrometheusError as exc:
-            raise UserError(f"cannot read history from {config.prometheus.url}: {exc}") from None
-        with atomic_open(out) as fh:
-            writer = csv_writer(fh, source.queries)
-            for row in rows:
-                writer.writerow(csv_row(row))
-        complete = sum(r.complete for r in rows)
-        print(f"wrote {len(rows)} rows ({complete} complete) to {out}")
-        return 0
-    return _collect_live(config, source, out, parse_duration(args.duration))
-
-
-def _collect_live(config: Config, source: FeatureSource, out: Path, duration: float) -> int:
+def collect_live(config: Config, source: FeatureSource, out: Path, duration: float) -> int:
     step = config.scorer.tick_seconds
     total = max(1, round(duration / step))
     next_tick = math.floor(time.time() / step) * step + step
@@ -254,7 +190,7 @@ def csv_writer(fh, features):
 
 
 def csv_row(row) -> list[str]:
-    """One :class:`~vigilante.feature_source.FeatureRow` as a CSV row; an empty cell for a missing value."""
+    """One :class:`~vigilante.service.feature_source.FeatureRow` as a CSV row; an empty cell for a missing value."""
     stamp = f"{row.timestamp:.3f}".rstrip("0").rstrip(".")  # whole seconds at shipped ticks
     return [stamp, *("" if v is None else repr(v) for v in row.values.values())]
 

@@ -1,44 +1,28 @@
 """The ``vigilante`` command line: one entry point, one sub-command per job.
 
 Sub-commands register themselves in :data:`COMMANDS` as ``(name, help, add_arguments,
-run)``; ``run(args)`` returns the exit code. Errors meant for the user are raised as
-:class:`UserError` and printed as one line on stderr, without a traceback.
+run)``; ``run(args)`` returns the exit code. Each command's arguments and run live in a module
+of this package, imported on first use. Errors meant for the user
+(:class:`~vigilante.errors.VigilanteError` and its subclasses) are printed as one line on
+stderr, without a traceback, and exit 2: this package is the only place that turns errors
+into exit codes, and no other part of ``vigilante`` imports it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from typing import Callable, Sequence
 
-from vigilante import __version__
-from vigilante.config import CONFIG_PATH_ENV, ConfigError, describe, load_config
-from vigilante.output_files import OutputError
+import yaml
 
-
-class UserError(Exception):
-    """A problem the user can fix (bad input, bad config); printed as one line."""
-
+from vigilante.cli.arguments import config_args, config_files  # noqa: F401 - config_files: for the commands
+from vigilante.config import describe, load_config
+from vigilante.errors import UserError, VigilanteError  # noqa: F401 - UserError: the commands' error, named here too
+from vigilante.version import __version__
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-
-
-def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration (default: $VIGILANTE_CONFIG, else built-in defaults)")
-
-
-def config_files(args: argparse.Namespace) -> list[str]:
-    """The configuration file a command reads (``--config``, else ``$VIGILANTE_CONFIG``), if any.
-
-    It is one of the command's inputs: no ``--out`` may replace it.
-
-    >>> config_files(argparse.Namespace(config="site.yaml"))
-    ['site.yaml']
-    """
-    path = getattr(args, "config", None) or os.environ.get(CONFIG_PATH_ENV)
-    return [path] if path else []
 
 
 def _run_config(args: argparse.Namespace) -> int:
@@ -46,15 +30,13 @@ def _run_config(args: argparse.Namespace) -> int:
         print(describe())
         return 0
     cfg = load_config(args.config)
-    import yaml
-
     print(f"# source: {cfg.source}  digest: {cfg.digest()}")
     print(yaml.safe_dump(cfg.as_dict(), sort_keys=False), end="")
     return 0
 
 
 def _config_cmd_args(parser: argparse.ArgumentParser) -> None:
-    _config_args(parser)
+    config_args(parser)
     parser.add_argument("--describe", action="store_true", help="print every key with its default and documentation")
 
 
@@ -70,19 +52,19 @@ def _lazy(module: str, function: str) -> Callable:
 COMMANDS: list[Command] = [
     ("config", "validate and print the effective configuration", _config_cmd_args, _run_config),
     ("generate", "render every generated file (rules, dashboards, Grafana files, manifests)",
-     _lazy("vigilante.generate", "add_arguments"), _lazy("vigilante.generate", "run")),
+     _lazy("vigilante.cli.generate", "add_arguments"), _lazy("vigilante.cli.generate", "run")),
     ("prometheus-config", "write a runnable prometheus.yml and rule files for your own app",
-     _lazy("vigilante.prometheus_config", "add_arguments"), _lazy("vigilante.prometheus_config", "run")),
+     _lazy("vigilante.cli.prometheus_config", "add_arguments"), _lazy("vigilante.cli.prometheus_config", "run")),
     ("check", "check that Prometheus holds what the scorer needs (series, rules, buckets, history)",
-     _lazy("vigilante.setup_check", "add_arguments"), _lazy("vigilante.setup_check", "run")),
+     _lazy("vigilante.cli.check", "add_arguments"), _lazy("vigilante.cli.check", "run")),
     ("train", "fit the scorer's model on recorded normal traffic (CSV) and save it",
-     _lazy("vigilante.backtest", "train_arguments"), _lazy("vigilante.backtest", "run_train")),
+     _lazy("vigilante.cli.backtest", "train_arguments"), _lazy("vigilante.cli.backtest", "run_train")),
     ("serve", "run the live scorer: read features from Prometheus, score, export the decision",
-     _lazy("vigilante.service.commands", "serve_arguments"), _lazy("vigilante.service.commands", "run_serve")),
+     _lazy("vigilante.cli.service", "serve_arguments"), _lazy("vigilante.cli.service", "run_serve")),
     ("collect", "record the live features into a training CSV (one row per tick)",
-     _lazy("vigilante.service.commands", "collect_arguments"), _lazy("vigilante.service.commands", "run_collect")),
+     _lazy("vigilante.cli.service", "collect_arguments"), _lazy("vigilante.cli.service", "run_collect")),
     ("backtest", "replay recorded series (CSV) through the scorer: timestamp,score,threshold,alert per row",
-     _lazy("vigilante.backtest", "backtest_arguments"), _lazy("vigilante.backtest", "run_backtest")),
+     _lazy("vigilante.cli.backtest", "backtest_arguments"), _lazy("vigilante.cli.backtest", "run_backtest")),
 ]
 
 
@@ -110,17 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (UserError, ConfigError, OutputError) as exc:
+    except VigilanteError as exc:
         print(f"vigilante {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"vigilante {args.command}: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    # Run as ``python -m vigilante.cli``, this module is ``__main__``: the commands raise
-    # ``vigilante.cli.UserError``, which only the imported module's ``main`` catches.
-    from vigilante.cli import main as imported_main
-
-    sys.exit(imported_main())

@@ -414,7 +414,7 @@ def _check_sample(sample: Any, numeric: bool, expr: str) -> None:
     >>> _check_sample([float("inf"), "1"], True, "up")
     Traceback (most recent call last):
     ...
-    vigilante.prometheus_api.MalformedAnswer: a sample of 'up' has no time: inf
+    vigilante.prometheus.api.MalformedAnswer: a sample of 'up' has no time: inf
     """
     if not (isinstance(sample, list) and len(sample) == 2 and isinstance(sample[0], (int, float))
             and not isinstance(sample[0], bool) and isinstance(sample[1], str)):

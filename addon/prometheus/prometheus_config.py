@@ -1,4 +1,4 @@
-"""``vigilante prometheus-config``: a runnable Prometheus configuration for your own app.
+"""A runnable Prometheus configuration for your own app (``vigilante prometheus-config``).
 
 Writes ``DIR/prometheus.yml`` and the two rule files it loads, rendered for the configuration:
 
@@ -29,18 +29,16 @@ a hand-written or hand-edited ``prometheus.yml`` is refused, naming ``--force``.
 
 from __future__ import annotations
 
-import argparse
-import re
 from pathlib import Path
 from typing import Sequence
 
 import yaml
 
-from vigilante.cli import UserError, _config_args
-from vigilante.config import Config, load_config
-from vigilante.generate import Target
+from vigilante.config import Config
 from vigilante.output_files import OutputError, WrittenRecord, check_target, digest, existing_bytes, write_text
-from vigilante.scrape_config import prometheus_config, static_scrape_configs
+from vigilante.prometheus.scrape_config import prometheus_config, static_scrape_configs
+from vigilante.rules import render
+from vigilante.targets import Target, header
 
 COMMAND = "vigilante prometheus-config"
 CONFIG_NAME = "prometheus.yml"
@@ -49,27 +47,10 @@ ALERTING_RULES_NAME = "vigilante-alerts.rules.yml"
 RECORD_NAME = "vigilante-prometheus-config.json"
 RECORD_NOTE = (f"Written by `{COMMAND}` -- do not edit. The files it wrote in this folder with the SHA-256 of each: "
                "a later run replaces a file only while it is listed here and unchanged.")
-_HOST_PORT = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
-
-
-def host_port(value: str) -> str:
-    """An argparse type: ``HOST:PORT`` (a name, an IPv4 address or a bracketed IPv6 address).
-
-    >>> host_port("127.0.0.1:8000"), host_port("[::1]:9110")
-    ('127.0.0.1:8000', '[::1]:9110')
-    >>> host_port("http://127.0.0.1:8000")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: 'http://127.0.0.1:8000' is not HOST:PORT (e.g. 127.0.0.1:8000; no scheme, no path)
-    """
-    if not _HOST_PORT.match(value) or not 0 < int(value.rsplit(":", 1)[1]) < 65536:
-        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8000; no scheme, no path)")
-    return value
 
 
 def rule_targets() -> list[Target]:
     """The two rule files a Prometheus watching one app loads, with their generated headers."""
-    from vigilante.rules import render
 
     return [Target(RECORDING_RULES_NAME, "rules/recording.py", render.recording_rules_yaml, command=COMMAND),
             Target(ALERTING_RULES_NAME, "rules/alerts.py", render.alerting_rules_yaml, command=COMMAND)]
@@ -78,11 +59,10 @@ def rule_targets() -> list[Target]:
 def prometheus_yaml(config: Config, app_targets: Sequence[str], scorer_targets: Sequence[str],
                     alertmanagers: Sequence[str] = ()) -> str:
     """The ``prometheus.yml`` text: static targets labelled as the rules expect, our rule files."""
-    from vigilante.generate import header
 
     document = prometheus_config(config, static_scrape_configs(config, app_targets, scorer_targets),
                                  [RECORDING_RULES_NAME, ALERTING_RULES_NAME], alertmanagers)
-    return header("addon/prometheus_config.py", config, command=COMMAND) + yaml.safe_dump(document, sort_keys=False)
+    return header("addon/prometheus/prometheus_config.py", config, command=COMMAND) + yaml.safe_dump(document, sort_keys=False)
 
 
 def write_prometheus_config(config: Config, app_targets: Sequence[str], scorer_targets: Sequence[str], out: Path,
@@ -113,32 +93,3 @@ def _refuse_replacing(path: Path, text: str, record: WrittenRecord, inputs: list
         return
     raise OutputError(f"{path}: not written by `{COMMAND}`, or edited since; left alone: "
                       "pass --force to replace it, nothing was written")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _config_args(parser)
-    parser.add_argument("--target", metavar="HOST:PORT", type=host_port, action="append", required=True,
-                        help="your app's /metrics address (repeat for several processes or hosts)")
-    parser.add_argument("--scorer", metavar="HOST:PORT", type=host_port, action="append",
-                        help="the scorer's address (default: 127.0.0.1:<scorer.listen_port>); repeatable")
-    parser.add_argument("--alertmanager", metavar="HOST:PORT", type=host_port, action="append", default=[],
-                        help="Alertmanager to send the alerts to (default: none)")
-    parser.add_argument("--out", metavar="DIR", required=True, type=Path,
-                        help=f"folder for {CONFIG_NAME} and its rule files (created if missing)")
-    parser.add_argument("--force", action="store_true",
-                        help=f"replace {CONFIG_NAME} or a rule file there even if this command did not write it "
-                             "(or it was edited since)")
-
-
-def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out}: exists and is not a folder")
-    scorers = args.scorer or [f"127.0.0.1:{config.scorer.listen_port}"]
-    for path in write_prometheus_config(config, args.target, scorers, args.out, args.alertmanager,
-                                        force=args.force):
-        print(f"wrote {path}")
-    print(f"app job {config.app.job!r} (namespace {config.app.namespace!r}) at {', '.join(args.target)}; "
-          f"scorer job {config.scorer.job!r} at {', '.join(scorers)}")
-    print(f"run: prometheus --config.file={args.out / CONFIG_NAME}")
-    return 0

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from vigilante.prometheus_api import MalformedAnswer, PrometheusAPI, PrometheusQueryError
+from vigilante.prometheus.api import MalformedAnswer, PrometheusAPI, PrometheusQueryError
 
 Values = dict[str, "float | None"]
 
@@ -78,7 +78,7 @@ class FeatureSource:
     def at(self, timestamp: float) -> FeatureRow:
         """Evaluate every query at ``timestamp``.
 
-        Raises :class:`~vigilante.prometheus_api.PrometheusUnavailable` when Prometheus cannot
+        Raises :class:`~vigilante.prometheus.api.PrometheusUnavailable` when Prometheus cannot
         be reached: the caller decides whether that tick is skipped.
         """
         by_feature = self._split(self._timed(self.api.vector, self.combined, timestamp))

@@ -67,6 +67,7 @@ class RequestMetrics:
 
     def __init__(self, app: "Flask", *, registry: "CollectorRegistry", prefix: str, route_label: str,
                  buckets: Sequence[float], excluded_paths: Iterable[str] = ()) -> None:
+        # On first use: prometheus_client picks its multiprocess mode from the environment when imported.
         from prometheus_client import Counter, Histogram
 
         if route_label not in ROUTE_LABELS:
@@ -83,6 +84,7 @@ class RequestMetrics:
         self._wrap(app)
 
     def _wrap(self, app: "Flask") -> None:
+        # On first use, as the module's other Flask imports: importing vigilante imports no Flask.
         from flask import got_request_exception, request_started
 
         inner = app.wsgi_app
@@ -106,14 +108,14 @@ class RequestMetrics:
                 self._observe(environ, status["code"], max(default_timer() - started, 0.0))
 
         def note_route(sender: Any, **extra: Any) -> None:
-            from flask import request
+            from flask import request  # see _wrap: no Flask import at module level
 
             # Sent after routing and before every before_request hook: the matched rule is
             # known here whatever fails later (Flask clears the request object at the end).
             request.environ[_ROUTE_KEY] = str(getattr(request, self.route_label))
 
         def note_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
-            from flask import request
+            from flask import request  # see _wrap: no Flask import at module level
 
             request.environ[_EXCEPTION_KEY] = True
 

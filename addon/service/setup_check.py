@@ -1,4 +1,4 @@
-"""``vigilante check``: does Prometheus hold what the scorer needs, for this configuration?
+"""Does Prometheus hold what the scorer needs, for this configuration? (``vigilante check``)
 
 Each check answers one question a new installation gets wrong, and when the answer is no,
 says what to change:
@@ -16,16 +16,16 @@ says what to change:
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigilante.cli import _config_args
-from vigilante.config import Config, load_config
+from vigilante.config import Config
 from vigilante.escaping import label_value
-from vigilante.prometheus_api import PrometheusAPI, PrometheusError
+from vigilante.prometheus.api import PrometheusAPI, PrometheusError
+from vigilante.rules.recording import RecordedSeries
+from vigilante.scorer.detector import MIN_TRAIN_ROWS
 
 LATENCY_WINDOW = "5m"
 
@@ -48,7 +48,6 @@ def _labels(api: PrometheusAPI, expr: str, at: float, names: tuple[str, ...]) ->
 
 
 def check_app_series(config: Config, api: PrometheusAPI, at: float) -> Finding:
-    from vigilante.rules.recording import RecordedSeries
 
     names = RecordedSeries(config)
     metric = names.raw_count()
@@ -68,7 +67,6 @@ def check_app_series(config: Config, api: PrometheusAPI, at: float) -> Finding:
 
 
 def check_recording_rules(config: Config, api: PrometheusAPI, at: float) -> Finding:
-    from vigilante.rules.recording import RecordedSeries
 
     names = RecordedSeries(config)
     recorded = names.requests("1m") + names.selector()
@@ -91,7 +89,6 @@ def suggested_buckets(median: float) -> list[float]:
 
 
 def check_latency_buckets(config: Config, api: PrometheusAPI, at: float) -> Finding:
-    from vigilante.rules.recording import RecordedSeries
 
     names = RecordedSeries(config)
     sel = names.matchers()
@@ -138,8 +135,6 @@ def check_latency_buckets(config: Config, api: PrometheusAPI, at: float) -> Find
 
 
 def check_history(config: Config, api: PrometheusAPI, at: float) -> Finding:
-    from vigilante.rules.recording import RecordedSeries
-    from vigilante.scorer.detector import MIN_TRAIN_ROWS
 
     if Path(config.scorer.state_path).exists():
         return Finding("history", True, f"a saved model at {config.scorer.state_path}: no history needed")
@@ -172,18 +167,3 @@ def run_checks(config: Config, api: PrometheusAPI, at: float | None = None) -> l
             findings.append(Finding("prometheus", False, f"{config.prometheus.url}: {exc}"))
             break
     return findings
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _config_args(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    api = PrometheusAPI(config.prometheus.url, timeout=config.prometheus.query_timeout_seconds, retries=0)
-    findings = run_checks(config, api)
-    for finding in findings:
-        print(finding.line())
-    failed = sum(not f.ok for f in findings)
-    print(f"{len(findings) - failed} of {len(findings)} checks passed against {config.prometheus.url}")
-    return 1 if failed else 0

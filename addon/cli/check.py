@@ -1,0 +1,25 @@
+"""``vigilante check``: the command's arguments and its run (the checks: :mod:`vigilante.service.setup_check`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from vigilante.cli.arguments import config_args
+from vigilante.config import load_config
+from vigilante.prometheus.api import PrometheusAPI
+from vigilante.service.setup_check import run_checks
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    config_args(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    api = PrometheusAPI(config.prometheus.url, timeout=config.prometheus.query_timeout_seconds, retries=0)
+    findings = run_checks(config, api)
+    for finding in findings:
+        print(finding.line())
+    failed = sum(not f.ok for f in findings)
+    print(f"{len(findings) - failed} of {len(findings)} checks passed against {config.prometheus.url}")
+    return 1 if failed else 0

@@ -1,0 +1,1 @@
+"""The Kubernetes manifests (kustomize components and overlays) rendered from the configuration."""

@@ -1,0 +1,1 @@
+"""The Prometheus side: the HTTP API client, scrape configurations and ``vigilante prometheus-config``'s files."""
