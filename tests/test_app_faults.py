@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import doctest
-import subprocess
 
 import pytest
 import requests
@@ -11,6 +10,7 @@ import requests
 import app_under_test.faults
 from app_under_test.testing import seeded_app
 from scripts.harness import static_scrape_config, wait_until
+from tests.support.workers import wait_for_workers
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -120,9 +120,7 @@ def test_faults_reach_every_worker_and_prometheus(tmp_path, gunicorn_factory, pr
                               env={**env, "TICKETS_INSTANCE_PATH": str(instance),
                                    "PROMETHEUS_MULTIPROC_DIR": str(multiproc)},
                               extra_args=["--access-logformat", "answered-by %(p)s %(s)s %(U)s"])
-    workers = {int(pid) for pid in subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True,
-                                                   text=True, timeout=10).stdout.split()}
-    assert len(workers) == 3, workers
+    workers = set(wait_for_workers(server.process.pid, 3))
 
     def every_worker_answers_root_with(status: str) -> bool:
         """Ask until each worker has answered '/' since now; True when each one's latest answer is ``status``."""

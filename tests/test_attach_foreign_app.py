@@ -17,6 +17,7 @@ import requests
 from vigilante.config import load_config
 from vigilante.rules.recording import RecordedSeries
 from scripts.harness import GunicornServer, PrometheusServer
+from tests.support.metrics import samples, scrape, total
 from tests.traffic import paced_traffic
 from tests.user_commands import prometheus_config
 
@@ -148,17 +149,12 @@ def test_recorded_p95_is_in_the_bucket_of_the_slow_requests(stacks, variant):
 def test_counter_and_histogram_hold_every_request_sent(stacks, variant):
     stack = stacks[variant]
     job = stack["config"].app.job
-    text = requests.get(f"{stack['app'].url}/metrics", timeout=10).text
-    total = histogram = 0.0
-    methods = set()
-    for line in text.splitlines():
-        if line.startswith("flask_http_request_total{"):
-            total += float(line.rsplit(" ", 1)[1])
-            methods.add(line.split('method="', 1)[1].split('"', 1)[0])
-        elif line.startswith("flask_http_request_duration_seconds_count{"):
-            histogram += float(line.rsplit(" ", 1)[1])
+    text = scrape(stack['app'].url, timeout=10)
+    counted = total(text, "flask_http_request_total")
+    histogram = total(text, "flask_http_request_duration_seconds_count")
+    methods = {s.labels["method"] for s in samples(text) if s.name == "flask_http_request_total"}
     sent = len(stack["sent"])
-    print(f"{variant} ({job}): sent {sent}, counter {total:g}, histogram {histogram:g}")
+    print(f"{variant} ({job}): sent {sent}, counter {counted:g}, histogram {histogram:g}")
     # The start-up probes went to /healthz, which is not measured.
-    assert total == histogram == sent
+    assert counted == histogram == sent
     assert methods == {"GET", "POST", "other"}

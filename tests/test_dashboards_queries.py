@@ -35,6 +35,7 @@ from vigilante.dashboards.interpolation import expand
 from vigilante.rules import render
 from scripts.harness import GunicornServer, PrometheusServer, static_scrape_config, wait_until
 from tests.grafana_queries import alert_queries, by_label, context, integral, panel_queries, single
+from tests.support.workers import wait_for_workers
 
 pytestmark = pytest.mark.slow
 
@@ -374,14 +375,8 @@ def test_business_counters_add_up_to_the_purchases_made(live):
             assert areas[reason] == pytest.approx(count, abs=0.15 * count + 0.01), (counter, reason)
 
 
-def _worker_pid(master: int) -> int:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    assert len(children) == 1, children
-    return int(children[0])
-
-
 def test_saturation_panels_agree_with_the_worker_process(live):
-    pid = _worker_pid(live["app"].process.pid)
+    (pid,) = wait_for_workers(live["app"].process.pid, 1)
     rss = single(query(live, (OVERVIEW, "Process memory", "A"), at=time.time()))
     status = Path(f"/proc/{pid}/status").read_text()
     vm_rss = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024

@@ -22,6 +22,7 @@ import requests
 
 from scripts.harness import ManagedProcess, free_port, wait_until
 from tests.fixtures.kustomize import REPO_ROOT
+from tests.support.metrics import scrape
 from tests.tools import missing_tool
 
 DOCKERFILES = ("Dockerfile.app", "Dockerfile.scorer")
@@ -233,7 +234,7 @@ def test_the_app_image_command_serves_the_app_from_its_virtualenv(tmp_path):
         probe = [shutil.which(probe[0], path=env["PATH"]), *[a.replace(":8000", f":{port}") for a in probe[1:]]]
         assert probe[0] == str(venv_bin / "python")
         assert subprocess.run(probe, env=env, timeout=30).returncode == 0
-        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        metrics = scrape(f"http://127.0.0.1:{port}")
         assert "flask_app_info" in metrics
     finally:
         process.stop()
@@ -260,6 +261,6 @@ def test_the_scorer_image_command_serves_health_and_metrics_from_its_virtualenv(
         assert probe[0] == str(venv_bin / "python") and probe[1:] != exec_form(healthcheck)[1:]
         assert subprocess.run(probe, env=env, timeout=30).returncode == 0
         assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 503
-        assert "vigilante_" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "vigilante_" in scrape(f"http://127.0.0.1:{port}")
     finally:
         process.stop()

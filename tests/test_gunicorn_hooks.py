@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
-from pathlib import Path
 from types import SimpleNamespace
 
 # prometheus_client picks single- or multiprocess values once, when first imported: import it
@@ -18,6 +17,8 @@ import requests
 from vigilante.attach.gunicorn_hooks import prepare_multiproc_dir
 from vigilante.gunicorn_hooks import child_exit, on_starting, when_ready
 from scripts.harness import wait_until
+from tests.support.metrics import scrape, total, value
+from tests.support.workers import wait_for_workers, worker_pids
 
 
 class FakeLog:
@@ -100,11 +101,6 @@ MINIMAL_APP = textwrap.dedent('''
 ''')
 
 
-def worker_pids(master_pid: int) -> list[int]:
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    return [int(pid) for pid in children]
-
-
 @pytest.mark.slow
 def test_multiprocess_metrics_add_up_across_workers_and_survive_a_worker_restart(gunicorn_factory, tmp_path):
     (tmp_path / "minimal_app.py").write_text(MINIMAL_APP)
@@ -117,28 +113,22 @@ def test_multiprocess_metrics_add_up_across_workers_and_survive_a_worker_restart
                               env={"PROMETHEUS_MULTIPROC_DIR": str(multiproc),
                                    "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
     assert not (multiproc / "counter_99999.db").exists(), "on_starting must clear the previous run's files"
-    wait_until(lambda: len(worker_pids(server.process.pid)) == 3, 20, "3 workers")
+    wait_for_workers(server.process.pid, 3)
 
-    def total_requests(text: str) -> float:
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("flask_http_request_total{"))
+    def live_workers(text: str) -> float | None:
+        return value(text, "minimal_worker_up")
 
-    def live_workers(text: str) -> float:
-        return next(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("minimal_worker_up "))
-
-    wait_until(lambda: live_workers(requests.get(f"{server.url}/metrics", timeout=5).text) == 3, 20,
-               "every worker to load the app")
+    wait_until(lambda: live_workers(scrape(server.url)) == 3, 20, "every worker to load the app")
     for _ in range(30):
         requests.get(f"{server.url}/pid", timeout=5)
-    assert total_requests(requests.get(f"{server.url}/metrics", timeout=5).text) == 30
+    assert total(scrape(server.url), "flask_http_request_total") == 30
 
     victim = worker_pids(server.process.pid)[0]
     os.kill(victim, signal.SIGKILL)
-    wait_until(lambda: victim not in worker_pids(server.process.pid) and len(worker_pids(server.process.pid)) == 3,
-               20, "gunicorn to replace the killed worker")
+    wait_for_workers(server.process.pid, 3, without=(victim,))  # gunicorn replaced the killed worker
     for _ in range(10):
         requests.get(f"{server.url}/pid", timeout=5)
     # Counters of the dead worker are kept (no lost requests); its live gauge is gone (child_exit).
-    metrics = wait_until(lambda: (lambda t: t if live_workers(t) == 3 else None)(
-        requests.get(f"{server.url}/metrics", timeout=5).text), 10, "the live gauge to count 3 workers again")
-    assert total_requests(metrics) == 40
+    metrics = wait_until(lambda: (lambda t: t if live_workers(t) == 3 else None)(scrape(server.url)), 10,
+                         "the live gauge to count 3 workers again")
+    assert total(metrics, "flask_http_request_total") == 40

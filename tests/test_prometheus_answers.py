@@ -8,7 +8,6 @@ the log says so once per change, not once per tick.
 from __future__ import annotations
 
 import random
-import re
 import sys
 
 import pytest
@@ -19,6 +18,7 @@ from vigilante.prometheus.api import MalformedAnswer, PrometheusAPI
 from scripts.harness.process import ManagedProcess, free_port
 from tests.fixtures.fake_prometheus import FakePrometheus, vector
 from tests.scorer_process import one_feature_config, train
+from tests.support.metrics import scrape, value
 
 MALFORMED = {
     "a list": [],
@@ -103,15 +103,12 @@ def serve(tmp_path, url, state, query="vector(1)"):
 
 
 def gauge(base, name):
-    text = requests.get(f"{base}/metrics", timeout=5).text
-    found = re.search(rf"^{name} (\S+)$", text, re.M)
-    return float(found.group(1)) if found else None
+    return value(scrape(base), name)
 
 
 def ticks(base, result):
-    text = requests.get(f"{base}/metrics", timeout=5).text
-    found = re.search(rf'^vigilante_ticks_total{{result="{result}"}} (\S+)$', text, re.M)
-    return float(found.group(1)) if found else 0.0
+    found = value(scrape(base), "vigilante_ticks_total", result=result)
+    return 0.0 if found is None else found
 
 
 def readyz(base):

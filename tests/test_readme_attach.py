@@ -26,6 +26,7 @@ import requests
 
 from scripts.harness.binaries import PROMETHEUS, find_binary
 from scripts.harness.process import ManagedProcess, free_port, wait_until
+from tests.support.metrics import scrape
 from tests.traffic import paced_traffic
 
 pytestmark = pytest.mark.slow
@@ -191,7 +192,7 @@ def test_the_readme_steps_as_written_watch_a_new_app(steps, tmp_path):
         processes.append(scorer)
         scorer.wait_ready(lambda: query('up{job="my-shop-scorer"} == 1'), 60, "scraped by Prometheus")
         wait_until(lambda: "serving /metrics" in scorer.log_path.read_text(), 30, "the scorer's start-up line")
-        metrics = requests.get(f"http://127.0.0.1:{ports['scorer']}/metrics", timeout=5).text
+        metrics = scrape(f"http://127.0.0.1:{ports['scorer']}")
         assert "vigilante_anomaly_decision" in metrics
     finally:
         for process in reversed(processes):

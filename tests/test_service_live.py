@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from scripts.harness import (ManagedProcess, PrometheusServer, backfill_openmetrics, free_port, static_scrape_config,
                              wait_until)
@@ -18,16 +17,13 @@ from scripts.harness import (ManagedProcess, PrometheusServer, backfill_openmetr
 pytestmark = pytest.mark.slow
 
 from tests.support import REPO_ROOT
-
-
-def scorer_metrics(url: str) -> dict[tuple, float]:
-    text = requests.get(f"{url}/metrics", timeout=5).text
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+from tests.support.metrics import samples, scrape, value
 
 
 def sample(url: str, name: str, **labels) -> float:
-    return scorer_metrics(url).get((name, tuple(sorted(labels.items()))), math.nan)
+    """The scorer's sample with exactly these labels; NaN (never equal, never >=) when it has none."""
+    found = value(scrape(url), name, **labels)
+    return math.nan if found is None else found
 
 
 @pytest.fixture
@@ -120,8 +116,8 @@ def test_a_killed_scorer_restarts_from_its_saved_state(live, tmp_path):
     restarted = ManagedProcess("vigilante serve", scorer.argv, tmp_path / "scorer-2.log", env=scorer.env).start()
     try:
         restarted.wait_ready(lambda: requests.get(f"{url}/readyz", timeout=2).status_code == 200, 60, "to be ready")
-        info = [k for k in scorer_metrics(url) if k[0] == "vigilante_scorer_info"]
-        assert dict(info[0][1])["warm_start"] == "state"
+        info = [s.labels for s in samples(scrape(url)) if s.name == "vigilante_scorer_info"]
+        assert info[0]["warm_start"] == "state"
         # The same model: the threshold calibrated before the kill, not a new bootstrap's.
         assert sample(url, "vigilante_anomaly_threshold") == threshold
         wait_until(lambda: sample(url, "vigilante_ticks_total", result="scored") >= 3, 30, "scoring after restart")

@@ -8,7 +8,6 @@ import sys
 import threading
 
 import pytest
-import requests
 import yaml
 from prometheus_client import CollectorRegistry
 
@@ -21,6 +20,7 @@ from vigilante.service.phase import RulePhase, rule_phase
 from scripts.harness.process import ManagedProcess, free_port, wait_until
 from tests.scorer_data import normal_rows, small_config
 from tests.scorer_process import one_feature_config, train
+from tests.support.metrics import scrape, value
 
 
 class Features:
@@ -115,13 +115,10 @@ def test_a_real_prometheus_tells_the_phase_and_the_scorer_reads_each_evaluation_
         ages: dict[float, float] = {}  # tick time -> age of the sample it read
 
         def three_ticks() -> bool:
-            found = {}
-            for line in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
-                if line.startswith(("vigilante_last_successful_tick_timestamp_seconds ", "vigilante_feature_value{")):
-                    found[line.split(" ")[0]] = float(line.split(" ")[1])
-            tick = found.get("vigilante_last_successful_tick_timestamp_seconds", 0.0)
+            text = scrape(f"http://127.0.0.1:{port}")
+            tick = value(text, "vigilante_last_successful_tick_timestamp_seconds") or 0.0
             if tick:
-                ages[tick] = tick - found['vigilante_feature_value{feature="value"}']
+                ages[tick] = tick - value(text, "vigilante_feature_value", feature="value")
             return len(ages) >= 3
 
         wait_until(three_ticks, 30, "three scored ticks")

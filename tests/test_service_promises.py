@@ -29,6 +29,7 @@ from scripts.harness.process import ManagedProcess, free_port, wait_until
 from tests.fixtures.fake_prometheus import FakePrometheus, vector
 from tests.scorer_data import normal_rows, small_config
 from tests.scorer_process import one_feature_config, training_csv
+from tests.support.metrics import scrape, value
 
 class Answers:
     """Steady values by default; ``error`` makes every query a Prometheus query error."""
@@ -56,11 +57,7 @@ def serve(tmp_path, url):
 
 
 def metric(base, name, **labels):
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in requests.get(f"{base}/metrics", timeout=5).text.splitlines():
-        if line.startswith(f"{name}{{{wanted}}} " if wanted else f"{name} "):
-            return float(line.rsplit(" ", 1)[1])
-    return None
+    return value(scrape(base), name, **labels)
 
 
 @pytest.mark.slow
@@ -70,7 +67,7 @@ def test_warm_from_the_training_csv_then_a_stop_signal_saves_the_state(tmp_path,
         scorer, base = serve(tmp_path, fake.url)
         try:
             scorer.wait_ready(lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "ready")
-            assert 'warm_start="csv"' in requests.get(f"{base}/metrics", timeout=5).text
+            assert 'warm_start="csv"' in scrape(base)
             learned_at_start = Detector.load(tmp_path / "state").ticks_learned  # saved when it warmed
             scorer.wait_ready(lambda: (metric(base, "vigilante_model_samples_learned_total") or 0) >= 3, 30,
                               "learning a few ticks")
@@ -203,10 +200,9 @@ def test_no_score_or_threshold_is_exported_before_the_model_scores_and_never_a_n
     service = ScorerService(config, Steady(), metrics)
     exposition = lambda: generate_latest(metrics.registry).decode()  # noqa: E731
     assert service.tick(1_000.0) == "not_warm"  # no state, no history, no CSV
-    samples = [line for line in exposition().splitlines() if not line.startswith("#")]
-    assert not [line for line in samples if line.startswith(("vigilante_anomaly_score ", "vigilante_anomaly_threshold "))]
+    assert value(exposition(), "vigilante_anomaly_score") is None
+    assert value(exposition(), "vigilante_anomaly_threshold") is None
     service.detector = Detector.fit(small_config(), normal_rows(300))
     assert service.tick(400 * 15.0) == "scored"
-    lines = [line for line in exposition().splitlines() if line.startswith(("vigilante_anomaly_score ",
-                                                                            "vigilante_anomaly_threshold "))]
-    assert len(lines) == 2 and all(math.isfinite(float(line.split()[1])) for line in lines)
+    scored = [value(exposition(), name) for name in ("vigilante_anomaly_score", "vigilante_anomaly_threshold")]
+    assert all(found is not None and math.isfinite(found) for found in scored), scored

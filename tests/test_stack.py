@@ -21,6 +21,7 @@ from scripts.stack import (LocalStack, StackError, apply_overrides, changed_from
                            interval_overrides)
 
 from tests.support import REPO_ROOT
+from tests.support.metrics import scrape, total
 
 
 # --- load scenarios ----------------------------------------------------------------------
@@ -137,12 +138,7 @@ def _locust(tmp_path: Path, host: str, control: Path, max_seconds: float = 60) -
 
 def _requests_served(app_url: str) -> float:
     """Every request the app has counted (its own exporter), excluding its /metrics."""
-    import re
-
-    import requests
-
-    text = requests.get(f"{app_url}/metrics", timeout=5).text
-    return sum(float(v) for v in re.findall(r"^flask_http_request_total\{[^}]*\} (\S+)$", text, re.M))
+    return total(scrape(app_url), "flask_http_request_total")
 
 
 def test_locust_sends_a_fixed_rate_and_stops_when_the_control_file_says_so(tmp_path, gunicorn_factory):
