@@ -295,9 +295,9 @@ class ScorerConfig:
     )
     at_once_ratio: float = knob(
         2.0,
-        "A score at least this many times the threshold turns the decision to 1 on that tick, without waiting "
-        "hold_seconds: a clear incident is notified a tick sooner (the benchmark's false alerts did not change "
-        "at 2 or 3). 0 = always wait.",
+        "A score at least this many times the threshold, on the second tick in a row above the threshold, turns "
+        "the decision to 1 without waiting the rest of hold_seconds: a clear incident is notified sooner, and a "
+        "single scrape far out (one reading of 0) is not one. 0 = always wait.",
         (lambda v: v == 0 or v > 1, "0 or a number above 1"), most=1000,
     )
     listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"),

@@ -76,7 +76,17 @@ def test_a_score_far_above_the_threshold_decides_at_once_and_one_nearer_waits_fo
         results = [d.step((400 + i) * TICK, {"value": 200.0}) for i in range(3)]
         assert all(r.score >= 2 * r.threshold for r in results)
         outcomes[ratio] = [r.decision for r in results]
-    assert outcomes == {2.0: [1, 1, 1], 1e6: [0, 0, 1]}
+    # far above: on the second tick (one tick alone may be a glitch), not after the whole hold
+    assert outcomes == {2.0: [0, 1, 1], 1e6: [0, 0, 1]}
+
+
+def test_a_single_scrape_reading_zero_is_not_an_incident_even_far_above_the_threshold(trained):
+    cfg, rows = trained
+    d = Detector.fit(small_config(hold_seconds=3 * TICK, at_once_ratio=2.0), rows)
+    glitch = d.step(400 * TICK, {"value": 0.0})
+    after = [d.step((401 + i) * TICK, {"value": value_on_baseline(d)}) for i in range(3)]
+    assert glitch.score >= 2 * glitch.threshold
+    assert [glitch.decision] + [r.decision for r in after] == [0, 0, 0, 0]
 
 
 def test_anomalous_ticks_are_not_learned_and_do_not_move_the_baseline(trained):
@@ -267,3 +277,11 @@ def test_one_freak_row_in_a_short_training_does_not_hide_a_doubling():
         assert d.step(t, v).decision == 0
     doubled = d.step(295 * 300.0, {"value": 2 * level[295]})
     assert doubled.score > doubled.threshold, (doubled.score, doubled.threshold)
+
+
+def test_a_drop_to_zero_that_lasts_is_an_incident_far_above_the_threshold(trained):
+    cfg, rows = trained
+    d = Detector.fit(small_config(hold_seconds=4 * TICK, at_once_ratio=2.0), rows)
+    results = [d.step((400 + i) * TICK, {"value": 0.0}) for i in range(3)]
+    assert all(r.score >= 2 * r.threshold for r in results)
+    assert [r.decision for r in results] == [0, 1, 1]

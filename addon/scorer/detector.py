@@ -13,7 +13,8 @@ One tick goes through the same steps, live or replayed:
    maximum over the models is the score; the threshold is a high quantile of training
    scores from trees that did not learn those rows, widened when there are few of them;
 4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``,
-   or at once when it is ``at_once_ratio`` times the threshold or more;
+   or on the second tick in a row above it when it is ``at_once_ratio`` times the
+   threshold or more (a single tick far out is a glitch as often as an incident);
 5. the learning policy: a tick with a missing value (a gap) or above the threshold is not
    learned, and the baselines only coast along their trend; the trees learn every other
    tick, and the baselines follow it by bounded steps (``baseline_clip``: a ramp is
@@ -38,9 +39,12 @@ step from the last one before.
     >>> detector.step(600 * 15.0, {"value": 10.0}).decision
     0
     >>> r = detector.step(601 * 15.0, {"value": 40.0})   # four times the level: far above the threshold
+    >>> r.score > cfg.at_once_ratio * r.threshold, r.decision   # one tick alone may be a glitch
+    (True, 0)
+    >>> r = detector.step(602 * 15.0, {"value": 40.0})   # the second one is news: no waiting for the hold
     >>> r.score > cfg.at_once_ratio * r.threshold, r.decision
     (True, 1)
-    >>> r = detector.step(602 * 15.0, {"value": None})
+    >>> r = detector.step(603 * 15.0, {"value": None})
     >>> r.learned, r.skipped
     (False, 'gap')
 """

@@ -5,8 +5,8 @@
     >>> hold = HoldDecision(hold_ticks=2)
     >>> [hold.update(s > 0.3) for s in (0.9, 0.1, 0.9, 0.9, 0.9, 0.1)]
     [0, 0, 0, 1, 1, 0]
-    >>> [hold.update(s > 0.3, at_once=s > 3.0) for s in (0.1, 5.0, 0.9, 0.1)]   # far above: no wait
-    [0, 1, 1, 0]
+    >>> [hold.update(s > 0.3, at_once=s > 3.0) for s in (0.1, 5.0, 0.1, 5.0, 5.0, 0.1)]   # far above twice: no more wait
+    [0, 0, 0, 0, 1, 0]
 """
 
 from __future__ import annotations
@@ -72,14 +72,16 @@ def small_sample_factor(rows: int, quantile: float) -> float:
 @dataclass
 class HoldDecision:
     """Decision 1 once the score has been above the threshold ``hold_ticks`` ticks in a row,
-    or at once on a tick so far above it (``at_once``) that waiting would only delay the news."""
+    or sooner on a tick so far above it (``at_once``) that waiting would only delay the news, once
+    the tick before was above the threshold too: a single tick far out (one scrape reading 0, a
+    restarted pod's first rate) is a glitch as often as an incident, and costs no page."""
 
     hold_ticks: int
     run: int = 0
 
     def update(self, above: bool, at_once: bool = False) -> int:
         self.run = self.run + 1 if above else 0
-        if at_once and above:
+        if at_once and self.run >= min(2, self.hold_ticks):
             self.run = max(self.run, self.hold_ticks)
         return int(self.run >= self.hold_ticks)
 
