@@ -1,8 +1,12 @@
-"""The installed package: one top-level name, ``vigilante``, with its data; no demo app, no scripts."""
+"""The installed package: its distribution name, one top-level import name ``vigilante`` with its data,
+the ``vigilante`` command; no demo app, no scripts; a build setuptools has nothing to warn about."""
 
 from __future__ import annotations
 
+import configparser
+import email.parser
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -12,15 +16,60 @@ import pytest
 
 from tests.support import REPO_ROOT as REPO
 
+DISTRIBUTION = "flask-vigilante"
+"""The name on the public package index (``vigilante`` there is an unrelated project)."""
+
+
+def normalized(name: str) -> str:
+    """A distribution name as the index compares it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
+def build(tmp_path_factory) -> subprocess.CompletedProcess:
+    """One verbose wheel build of the checkout; its output is where setuptools' warnings show."""
     out = tmp_path_factory.mktemp("wheel")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                            "-w", str(out), str(REPO)], capture_output=True, text=True, timeout=300)
-    assert build.returncode == 0, build.stderr[-2000:]
-    (path,) = out.glob("vigilante-*.whl")
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--verbose",
+                          "-w", str(out), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    run.out_dir = out
+    return run
+
+
+@pytest.fixture(scope="module")
+def wheel(build) -> Path:
+    (path,) = build.out_dir.glob("*.whl")
     return path
+
+
+def dist_info_file(wheel: Path, name: str) -> str:
+    archive = zipfile.ZipFile(wheel)
+    (member,) = [n for n in archive.namelist() if n.endswith(f".dist-info/{name}") and n.count("/") == 1]
+    return archive.read(member).decode()
+
+
+def test_the_wheel_is_named_for_the_distribution_not_the_unrelated_index_project(wheel):
+    assert normalized(wheel.name.split("-", 1)[0]) == DISTRIBUTION
+    metadata = email.parser.Parser().parsestr(dist_info_file(wheel, "METADATA"))
+    assert metadata["Name"] == DISTRIBUTION
+
+
+def test_the_wheel_installs_the_vigilante_command(wheel):
+    entry_points = configparser.ConfigParser()
+    entry_points.read_string(dist_info_file(wheel, "entry_points.txt"))
+    assert dict(entry_points["console_scripts"]) == {"vigilante": "vigilante.cli:main"}
+
+
+def test_the_readme_install_line_names_this_distribution():
+    readme = (REPO / "README.md").read_text()
+    requirements = re.findall(r"pip install '([^'\s/]+)\[", readme)
+    assert requirements, "the README has no `pip install 'NAME[extra]'` line"
+    assert {normalized(r) for r in requirements} == {DISTRIBUTION}
+
+
+def test_the_build_prints_no_setuptools_warning_about_ignored_packages(build):
+    output = build.stdout + build.stderr
+    assert "would be ignored" not in output.lower(), re.findall(r"Package '[^']+'", output)
 
 
 def test_the_wheel_installs_one_top_level_name_with_its_data(wheel):
