@@ -26,7 +26,7 @@ TRAFFIC = [
     ("/organizers/1", "/organizers/<int:organizer_id>", "200", 2),
     ("/api/events?limit=3", "/api/events", "200", 4),
     ("/static/style.css", "/static/<path:filename>", "200", 2),
-    ("/no/such/page", "None", "404", 1),
+    ("/no/such/page", "unmatched", "404", 1),
 ]
 
 

@@ -61,7 +61,7 @@ def test_non_default_configuration_names_the_exported_metrics(custom_config):
 
     # The route label is the endpoint, one series for three item ids.
     assert value("shop_http_request_duration_seconds_count", {"method": "GET", "endpoint": "item", "status": "200"}) == 3
-    assert value("shop_http_request_duration_seconds_count", {"method": "GET", "endpoint": "None", "status": "404"}) == 1
+    assert value("shop_http_request_duration_seconds_count", {"method": "GET", "endpoint": "unmatched", "status": "404"}) == 1
     assert value("shop_http_request_total", {"method": "GET", "status": "200"}) == 3
     buckets = {s.labels["le"] for m in registry.collect() if m.name == "shop_http_request_duration_seconds"
                for s in m.samples if s.name.endswith("_bucket")}
@@ -113,11 +113,41 @@ def test_config_comes_from_the_environment_when_not_given(monkeypatch):
     assert metrics.registry.get_sample_value("envshop_http_request_total", {"method": "GET", "status": "200"}) == 1
 
 
-def test_second_call_on_one_registry_fails_loudly_instead_of_measuring_nothing():
+def test_second_call_on_one_app_fails_loudly_instead_of_counting_twice():
+    # Several apps on one registry are fine (tests/test_instrument_many_apps.py); one app twice is not.
+    app = minimal_app()
+    instrument(app, load_config(env={}), registry=CollectorRegistry())
+    with pytest.raises(InstrumentationError, match="already instrumented"):
+        instrument(app, load_config(env={}), registry=CollectorRegistry())
+
+
+def test_a_registry_holding_metrics_instrument_did_not_make_is_refused_with_the_way_out():
+    from prometheus_client import Counter
+
     registry = CollectorRegistry()
-    instrument(minimal_app(), load_config(env={}), registry=registry)
-    with pytest.raises(InstrumentationError, match="called twice"):
+    Counter("flask_http_request_total", "made by someone else", ("method", "status"), registry=registry)
+    with pytest.raises(InstrumentationError, match="did not make.*CollectorRegistry"):
         instrument(minimal_app(), load_config(env={}), registry=registry)
+
+
+@pytest.mark.parametrize("route_label", ["url_rule", "endpoint"])
+def test_unmatched_paths_share_one_named_route_label_value(route_label):
+    import random
+
+    app = minimal_app()
+    metrics = instrument(app, load_config(env={}).replace("app", route_label=route_label), registry=CollectorRegistry())
+    client = app.test_client()
+    chooser = random.Random(7)
+    paths = {"/" + "/".join(f"{chooser.getrandbits(40):x}" for _ in range(chooser.randint(1, 4))) for _ in range(300)}
+    for path in paths:
+        assert client.get(path).status_code == 404
+    assert client.post("/ping").status_code == 405  # a rule exists, not for this method: no rule matched
+    routes = {s.labels[route_label] for m in metrics.registry.collect() for s in m.samples
+              if route_label in s.labels and s.labels["status"] in ("404", "405")}
+    assert routes == {"unmatched"}
+    count = metrics.registry.get_sample_value("flask_http_request_duration_seconds_count",
+                                              {"method": "GET", route_label: "unmatched", "status": "404"})
+    assert count == len(paths)
 
 
 def test_multiprocess_mode_needs_a_writable_directory(monkeypatch, tmp_path):

@@ -11,7 +11,11 @@
 - ``/metrics`` and the health probes are not measured;
 - ``<prefix>_app_info{version=...}`` says which release of the app is running;
 - latency buckets come from the configuration, so ``histogram_quantile`` in the rules is
-  as precise as the SLO needs.
+  as precise as the SLO needs;
+- many apps in one process (a test suite calling the app factory once per test) share one
+  set of collectors per registry, so each :func:`instrument` call on a new app works and
+  every request is counted once; a second call on the same app raises
+  :class:`InstrumentationError` (it would count each request twice).
 
 Two ways to run under gunicorn are supported, chosen by the environment exactly as
 ``prometheus_client`` chooses it:
@@ -43,6 +47,7 @@ Two ways to run under gunicorn are supported, chosen by the environment exactly 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from typing import TYPE_CHECKING
@@ -50,7 +55,7 @@ from typing import TYPE_CHECKING
 from vigilante.version import __version__ as ADDON_VERSION
 from vigilante.config import AppConfig, Config, load_config
 from vigilante.attach.gunicorn_hooks import MULTIPROC_DIR_ENV
-from vigilante.attach.request_metrics import RequestMetrics
+from vigilante.attach.request_metrics import CollectorMismatch, RequestMetrics, shared_collector
 
 if TYPE_CHECKING:  # the exporter imports Flask; keep this module cheap to import
     from flask import Flask
@@ -58,10 +63,12 @@ if TYPE_CHECKING:  # the exporter imports Flask; keep this module cheap to impor
     from prometheus_flask_exporter import PrometheusMetrics
 
 METRICS_PATH = "/metrics"
+EXTENSION_KEY = "vigilante"
+"""Where an instrumented app keeps its exporter: ``app.extensions["vigilante"]``."""
 
 
 class InstrumentationError(RuntimeError):
-    """The app cannot be instrumented as asked (a second call on one registry, no multiprocess dir)."""
+    """The app cannot be instrumented as asked (a second call on one app, no multiprocess dir)."""
 
 
 def instrument(
@@ -81,12 +88,22 @@ def instrument(
 
     ``registry`` is where metrics live in single-process mode: the global
     ``prometheus_client.REGISTRY`` by default, so metrics the app already declares there are
-    served on ``/metrics`` too. Code that builds several apps in one process (tests) passes
-    a fresh ``CollectorRegistry()`` for each. Business metrics go in ``metrics.registry``.
+    served on ``/metrics`` too. Business metrics go in ``metrics.registry``.
+
+    Call it once per app; building many apps in one process (a factory per test) needs nothing
+    more: apps on one registry share its request collectors, so each app's requests are
+    counted, once, on the one ``/metrics`` page that registry serves (pass a fresh
+    ``CollectorRegistry()`` to an app whose numbers should stay apart). They must agree on
+    the route label and the buckets. A second call on the same app raises
+    :class:`InstrumentationError`.
 
     ``multiprocess`` defaults to "``PROMETHEUS_MULTIPROC_DIR`` is set", the same test
     ``prometheus_client`` uses to decide where samples are written.
     """
+    if EXTENSION_KEY in app.extensions:
+        raise InstrumentationError(
+            f"app {app.name!r} is already instrumented: call instrument() once per app "
+            "(a second call would count each request twice)")
     app_cfg = _app_section(config)
     if multiprocess is None:
         multiprocess = bool(os.environ.get(MULTIPROC_DIR_ENV))
@@ -96,23 +113,29 @@ def instrument(
     options = dict(defaults_prefix=app_cfg.metric_prefix, export_defaults=False)
     if multiprocess:
         metrics = _multiprocess_metrics(app, options)
+        # The exporter makes a registry per app here; samples go to the per-process files
+        # whatever registry holds the collectors, so every app in the process shares one set:
+        # two sets of one name would each overwrite the other's file entries and lose counts.
+        collectors = _process_registry()
     else:
         metrics = _single_process_metrics(app, options, registry)
+        collectors = metrics.registry
     excluded = excluded_path_patterns(app_cfg.excluded_paths)
     try:
-        RequestMetrics(app, registry=metrics.registry, prefix=app_cfg.metric_prefix, route_label=app_cfg.route_label,
+        RequestMetrics(app, registry=collectors, prefix=app_cfg.metric_prefix, route_label=app_cfg.route_label,
                        buckets=app_cfg.latency_buckets, excluded_paths=excluded)
+        _app_info(collectors, app_cfg.metric_prefix).labels(version=version, vigilante_version=ADDON_VERSION).set(1)
+    except CollectorMismatch as exc:
+        raise InstrumentationError(
+            f"another app in this process already exports {exc.name} into this registry with other "
+            f"{', '.join(exc.differences)}: give every app the same app: settings, or pass "
+            "registry=prometheus_client.CollectorRegistry() to the one that differs") from exc
     except ValueError as exc:  # prometheus_client: "Duplicated timeseries in CollectorRegistry"
         raise InstrumentationError(
-            f"this registry already holds {app_cfg.metric_prefix}_http_* metrics (instrument() called twice?): "
-            "pass registry=prometheus_client.CollectorRegistry() for each app built in one process"
+            f"this registry already holds {app_cfg.metric_prefix}_http_* or _app_info metrics that instrument() did "
+            "not make: set another app.metric_prefix, or pass registry=prometheus_client.CollectorRegistry()"
         ) from exc
-    metrics.info(
-        f"{app_cfg.metric_prefix}_app_info",
-        "Release of the instrumented Flask app (always 1).",
-        version=version,
-        vigilante_version=ADDON_VERSION,
-    )
+    app.extensions[EXTENSION_KEY] = metrics
     return metrics
 
 
@@ -140,6 +163,24 @@ def _app_section(config: Config | AppConfig | None) -> AppConfig:
     if isinstance(config, Config):
         return config.app
     return config
+
+
+def _app_info(registry: "CollectorRegistry", prefix: str):
+    from prometheus_client import Gauge  # on first use, as in _single_process_metrics
+
+    name = f"{prefix}_app_info"
+    labels = ("version", "vigilante_version")
+    # multiprocess_mode "max": one series per release however many workers report it.
+    return shared_collector(registry, name, {"labels": labels}, lambda: Gauge(
+        name, "Release of the instrumented Flask app (always 1).", labels, registry=registry, multiprocess_mode="max"))
+
+
+@functools.cache
+def _process_registry() -> "CollectorRegistry":
+    """Holds the add-on's collectors in multiprocess mode, one per process; never served itself."""
+    from prometheus_client import CollectorRegistry
+
+    return CollectorRegistry()
 
 
 def _single_process_metrics(app: "Flask", options: dict, registry: "CollectorRegistry | None") -> "PrometheusMetrics":

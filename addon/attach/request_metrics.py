@@ -9,8 +9,14 @@ rule counts from: an outage hid half its errors. :class:`RequestMetrics` measure
 the same requests with the status the client got.
 
 The metric names and labels are the exporter's (``method``, the route label, ``status``), with
-one difference: ``method`` is one of the HTTP methods or ``other``, since a client can send any
-string there and each would be a new series.
+two differences, both so that what clients send cannot grow the number of series: ``method`` is
+one of the HTTP methods or ``other``, and a request no URL rule matched (a 404 or 405 from
+routing, or one that failed before routing) has the route label ``unmatched``
+(:data:`UNMATCHED_ROUTE`) where the exporter writes ``None``.
+
+Every app measured into one registry shares one set of collectors (:func:`request_meters`), so
+a test suite that builds an app per test, or a process serving two apps, counts each request
+once; asking for them again with another route label or other buckets is refused.
 
 >>> from flask import Flask
 >>> from prometheus_client import CollectorRegistry
@@ -24,7 +30,7 @@ string there and each would be a new series.
 >>> app.test_client().get("/").status_code
 500
 >>> registry.get_sample_value("shop_http_request_duration_seconds_count",
-...                           {"method": "GET", "url_rule": "None", "status": "500"})
+...                           {"method": "GET", "url_rule": "unmatched", "status": "500"})
 1.0
 >>> app.test_client().open("/", method="BREW").status_code
 500
@@ -35,18 +41,109 @@ string there and each would be a new series.
 from __future__ import annotations
 
 import re
+import threading
+import weakref
+from dataclasses import dataclass
 from timeit import default_timer
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 if TYPE_CHECKING:
     from flask import Flask
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry, Counter, Histogram
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
 OTHER_METHOD = "other"
 ROUTE_LABELS = ("url_rule", "endpoint")
+UNMATCHED_ROUTE = "unmatched"
+"""The route label of a request no URL rule matched: one value, whatever paths clients send.
+No URL rule is spelled so (rules start with ``/``); with ``route_label: endpoint``, a view
+named ``unmatched`` would share it."""
 _EXCEPTION_KEY = "vigilante.unhandled_exception"
 _ROUTE_KEY = "vigilante.route"
+
+# What each registry already holds, by metric name: the collector and what it was made with.
+# Weak keys: a registry that is gone (a test's) takes its entries with it.
+_SHARED: "weakref.WeakKeyDictionary[CollectorRegistry, dict[str, tuple[dict[str, Any], Any]]]" = \
+    weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+class CollectorMismatch(ValueError):
+    """A registry already holds a collector of this name, shared by :func:`shared_collector`, made otherwise."""
+
+    def __init__(self, name: str, differences: list[str]) -> None:
+        super().__init__(f"{name} is already registered with other {', '.join(differences)}")
+        self.name = name
+        self.differences = differences
+
+
+def shared_collector(registry: "CollectorRegistry", name: str, spec: dict[str, Any], make: Callable[[], Any]) -> Any:
+    """The collector ``make()`` built for ``name`` in ``registry`` on the first call; the same one after.
+
+    ``spec`` is what the collector is made with (labels, buckets): a later call with another
+    ``spec`` raises :class:`CollectorMismatch` naming the keys that differ, since the
+    collector it would get counts in another shape.
+
+    >>> from prometheus_client import CollectorRegistry, Counter
+    >>> registry = CollectorRegistry()
+    >>> def make():
+    ...     return Counter("shop_visits", "Visits.", registry=registry)
+    >>> first = shared_collector(registry, "shop_visits", {"labels": ()}, make)
+    >>> first is shared_collector(registry, "shop_visits", {"labels": ()}, make)
+    True
+    >>> shared_collector(registry, "shop_visits", {"labels": ("page",)}, make)
+    Traceback (most recent call last):
+    ...
+    vigilante.attach.request_metrics.CollectorMismatch: shop_visits is already registered with other labels
+    """
+    with _SHARED_LOCK:
+        held = _SHARED.setdefault(registry, {})
+        if name in held:
+            made_with, collector = held[name]
+            differences = [key for key in spec if made_with.get(key) != spec[key]]
+            if differences:
+                raise CollectorMismatch(name, differences)
+            return collector
+        collector = make()
+        held[name] = (dict(spec), collector)
+        return collector
+
+
+@dataclass(frozen=True)
+class RequestMeters:
+    """The three request collectors one registry holds, shared by every app measured into it."""
+
+    duration: "Histogram"
+    total: "Counter"
+    exceptions: "Counter"
+
+
+def request_meters(registry: "CollectorRegistry", *, prefix: str, route_label: str,
+                   buckets: Sequence[float]) -> RequestMeters:
+    """The request collectors named from ``prefix`` in ``registry``, made on the first call.
+
+    Raises :class:`CollectorMismatch` when they exist with another route label or other
+    buckets, and prometheus_client's ``ValueError`` when the registry holds metrics of these
+    names that were not made here.
+    """
+    # On first use: prometheus_client picks its multiprocess mode from the environment when imported.
+    from prometheus_client import Counter, Histogram
+
+    buckets = tuple(float(b) for b in buckets)
+    duration = shared_collector(
+        registry, f"{prefix}_http_request_duration_seconds", {"route_label": route_label, "latency_buckets": buckets},
+        lambda: Histogram(f"{prefix}_http_request_duration_seconds", "Flask HTTP request duration in seconds",
+                          ("method", route_label, "status"), registry=registry, buckets=buckets))
+    total = shared_collector(
+        registry, f"{prefix}_http_request_total", {},
+        lambda: Counter(f"{prefix}_http_request_total", "Total number of HTTP requests",
+                        ("method", "status"), registry=registry))
+    exceptions = shared_collector(
+        registry, f"{prefix}_http_request_exceptions_total", {},
+        lambda: Counter(f"{prefix}_http_request_exceptions_total",
+                        "Total number of HTTP requests which resulted in an exception",
+                        ("method", "status"), registry=registry))
+    return RequestMeters(duration, total, exceptions)
 
 
 def method_label(method: str) -> str:
@@ -61,26 +158,20 @@ def method_label(method: str) -> str:
 class RequestMetrics:
     """Times ``app``'s requests from a WSGI wrapper and exports the exporter's three request metrics.
 
+    The collectors are the registry's shared ones (:func:`request_meters`): several apps
+    measured into one registry add their requests to the same series.
     ``excluded_paths`` are regular expressions matched (``re.match``) against the request path;
     a matching request is not measured (``/metrics``, health probes).
     """
 
     def __init__(self, app: "Flask", *, registry: "CollectorRegistry", prefix: str, route_label: str,
                  buckets: Sequence[float], excluded_paths: Iterable[str] = ()) -> None:
-        # On first use: prometheus_client picks its multiprocess mode from the environment when imported.
-        from prometheus_client import Counter, Histogram
-
         if route_label not in ROUTE_LABELS:
             raise ValueError(f"route_label must be one of {ROUTE_LABELS}, got {route_label!r}")
         self.route_label = route_label
         self.excluded = [re.compile(p) for p in excluded_paths]
-        self.duration = Histogram(f"{prefix}_http_request_duration_seconds", "Flask HTTP request duration in seconds",
-                                  ("method", route_label, "status"), registry=registry, buckets=tuple(buckets))
-        self.total = Counter(f"{prefix}_http_request_total", "Total number of HTTP requests",
-                             ("method", "status"), registry=registry)
-        self.exceptions = Counter(f"{prefix}_http_request_exceptions_total",
-                                  "Total number of HTTP requests which resulted in an exception",
-                                  ("method", "status"), registry=registry)
+        meters = request_meters(registry, prefix=prefix, route_label=route_label, buckets=buckets)
+        self.duration, self.total, self.exceptions = meters.duration, meters.total, meters.exceptions
         self._wrap(app)
 
     def _wrap(self, app: "Flask") -> None:
@@ -112,7 +203,8 @@ class RequestMetrics:
 
             # Sent after routing and before every before_request hook: the matched rule is
             # known here whatever fails later (Flask clears the request object at the end).
-            request.environ[_ROUTE_KEY] = str(getattr(request, self.route_label))
+            route = getattr(request, self.route_label)  # None when routing matched no rule
+            request.environ[_ROUTE_KEY] = UNMATCHED_ROUTE if route is None else str(route)
 
         def note_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
             from flask import request  # see _wrap: no Flask import at module level
@@ -125,9 +217,8 @@ class RequestMetrics:
 
     def _observe(self, environ: dict, status: str, seconds: float) -> None:
         method = method_label(environ.get("REQUEST_METHOD", ""))
-        # "None" when no rule matched (404) or the request failed before routing, as the
-        # exporter labels it.
-        route = environ.get(_ROUTE_KEY, "None")
+        # Not noted when the request failed before routing: no rule matched it either.
+        route = environ.get(_ROUTE_KEY, UNMATCHED_ROUTE)
         self.duration.labels(method=method, status=status, **{self.route_label: route}).observe(seconds)
         self.total.labels(method=method, status=status).inc()
         if environ.get(_EXCEPTION_KEY):
