@@ -39,7 +39,7 @@ stack: setup  ## the local stack until Ctrl-C (STACK_ARGS='--load steady --inter
 	$(BIN)/python -m scripts.stack $(STACK_ARGS)
 
 generate: setup  ## regenerate every generated file (rules, dashboards, Grafana files, manifests)
-	$(BIN)/vigilante generate --demo-app
+	$(BIN)/vigilante generate --demo-app --config app_under_test/vigilante-demo.yaml
 
 BENCHMARKS := bench_overhead bench_query_cost bench_detection bench_scorer bench_latency
 

@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from vigilante.errors import VigilanteError
-from vigilante.escaping import GRAFANA_UNSAFE
+from vigilante.escaping import GRAFANA_UNSAFE, kubernetes_name
 
 ENV_PREFIX = "VIGILANTE_"
 CONFIG_PATH_ENV = "VIGILANTE_CONFIG"
@@ -96,6 +96,7 @@ def _probability(v: float) -> bool:
 
 
 _LABEL_VALUE = (lambda v: bool(v) and "\n" not in v, "a non-empty single-line string")
+_OPTIONAL_LABEL_VALUE = (lambda v: "\n" not in v, "a single-line string ('' for the default)")
 # A job is also inserted as it is into Grafana queries (the `$job` variable), ServiceMonitor
 # relabelings (where `$1` means a capture group) and dashboard links: what those cannot carry
 # intact is refused here rather than escaped there.
@@ -134,8 +135,26 @@ class AppConfig:
     excluded_paths: tuple[str, ...] = knob(
         ("/metrics", "/healthz", "/readyz"), "Paths that are not measured (scrapes and probes)."
     )
-    service: str = knob("tickets", "The `service` routing label put on every alert.", _LABEL_VALUE)
-    team: str = knob("platform", "The `team` routing label put on every alert.", _LABEL_VALUE)
+    service: str = knob("", "The `service` routing label put on every alert; empty: `app.job`.", _OPTIONAL_LABEL_VALUE)
+    team: str = knob("", "The `team` routing label put on every alert; empty: `app.namespace`.", _OPTIONAL_LABEL_VALUE)
+
+    @property
+    def service_label(self) -> str:
+        """The `service` label the alerts carry: ``service``, else the job.
+
+        >>> AppConfig(job="shop-api").service_label, AppConfig(job="shop-api", service="checkout").service_label
+        ('shop-api', 'checkout')
+        """
+        return self.service or self.job
+
+    @property
+    def team_label(self) -> str:
+        """The `team` label the alerts carry: ``team``, else the namespace.
+
+        >>> AppConfig(namespace="payments").team_label
+        'payments'
+        """
+        return self.team or self.namespace
 
 
 @dataclass(frozen=True)
@@ -196,8 +215,9 @@ class GrafanaConfig:
         _LABEL_VALUE,
     )
     business_counters: tuple[str, ...] = knob(
-        ("tickets_sold_total", "tickets_orders_total", "tickets_purchases_refused_total"),
-        "The app's own business counters, plotted per minute on the Flask service dashboard (empty: no business row).",
+        (),
+        "The app's own business counters, plotted per minute in a Business row of the Flask service dashboard "
+        "(empty: no such row).",
         (lambda v: all(re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", n) for n in v), "a list of Prometheus metric names"),
     )
 
@@ -216,9 +236,10 @@ class KubernetesConfig:
         _LABEL_VALUE,
     )
     app_pod_selector: str = knob(
-        "app.kubernetes.io/name=ticket-app",
-        "`label=value` that the app's pods carry; Prometheus scrapes every pod that has it (never the Service).",
-        (lambda v: re.fullmatch(r"[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*", v) is not None, "'label=value'"),
+        "",
+        "`label=value` that the app's pods carry; Prometheus scrapes every pod that has it (never the Service). "
+        "Empty: `app.kubernetes.io/name=<app.job>` (the job made a Kubernetes name).",
+        (lambda v: v == "" or re.fullmatch(r"[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*", v) is not None, "'label=value' or ''"),
     )
     app_metrics_port: str = knob(
         "http", "Name of the app container's port that serves /metrics.", (lambda v: 0 < len(v) <= 15, "a port name")
@@ -383,9 +404,18 @@ class AlertingConfig:
         (_positive, "a positive number"), most=365,
     )
     runbook_base_url: str = knob(
-        "https://github.com/vigilante/vigilante/blob/main/rules/runbook.md",
-        "URL of the runbook document; each alert's `runbook_url` is this plus `#<alert name in lower case>`.",
-        _LABEL_VALUE,
+        "",
+        "URL where you publish the runbook (`rules/runbook.md`, shipped in the package as vigilante/rules/runbook.md); "
+        "each alert's `runbook_url` is this plus `#<alert name in lower case>`. Empty: alerts carry no `runbook_url`.",
+        _OPTIONAL_LABEL_VALUE,
+    )
+    page_receiver: str = knob(
+        "", "Alertmanager receiver of critical alerts in the example configuration; empty: `<service>-page`.",
+        _OPTIONAL_LABEL_VALUE,
+    )
+    notify_receiver: str = knob(
+        "", "Alertmanager receiver of warning and info alerts in the example configuration; empty: `<service>-notify`.",
+        _OPTIONAL_LABEL_VALUE,
     )
     grafana_base_url: str = knob(
         "http://localhost:3000", "Base URL of Grafana, for the `dashboard_url` panel link of each alert.", _LABEL_VALUE
@@ -474,6 +504,15 @@ class Config:
     alerting: AlertingConfig = field(default_factory=AlertingConfig)
     source: str = field(default="<defaults>", compare=False)
 
+    @property
+    def app_pod_selector(self) -> str:
+        """The ``label=value`` the app's pods carry: ``kubernetes.app_pod_selector``, else the job's name.
+
+        >>> Config(app=AppConfig(job="Shop API")).app_pod_selector
+        'app.kubernetes.io/name=shop-api-e45303b2'
+        """
+        return self.kubernetes.app_pod_selector or f"app.kubernetes.io/name={kubernetes_name(self.app.job)}"
+
     def as_dict(self) -> dict[str, dict[str, Any]]:
         """Plain data (tuples as lists), in section order, without the source."""
         return {name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTIONS}
@@ -481,6 +520,25 @@ class Config:
     def digest(self) -> str:
         """A short stable hash of the values, for info metrics and generated headers."""
         canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    def changes(self) -> dict[str, dict[str, Any]]:
+        """The values that differ from the shipped defaults, by section (plain data).
+
+        >>> Config().replace("app", job="shop-api").changes()
+        {'app': {'job': 'shop-api'}}
+        """
+        shipped, used = Config().as_dict(), self.as_dict()
+        out: dict[str, dict[str, Any]] = {}
+        for section, keys in used.items():
+            for key, value in keys.items():
+                if shipped[section][key] != value:
+                    out.setdefault(section, {})[key] = value
+        return out
+
+    def changes_digest(self) -> str:
+        """A short stable hash of :meth:`changes`: a knob added with its default leaves it as it was."""
+        canonical = json.dumps(self.changes(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     def replace(self, section: str, **changes: Any) -> "Config":

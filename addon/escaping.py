@@ -16,6 +16,7 @@ nothing here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -54,3 +55,16 @@ def prometheus_duration(seconds: float) -> str:
     """
     millis = round(seconds * 1000)
     return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
+
+
+def kubernetes_name(label_value: str) -> str:
+    """A Kubernetes name (and label value) for a label value such as a job: itself when it is one,
+    else a cleaned form with a short digest, so two jobs never share a name.
+
+    >>> kubernetes_name("shop-api"), kubernetes_name("Shop (EU)")
+    ('shop-api', 'shop-eu-d9a3e8d9')
+    """
+    if re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", label_value):
+        return label_value
+    cleaned = re.sub(r"[^a-z0-9]+", "-", label_value.lower()).strip("-")[:53].strip("-") or "job"
+    return f"{cleaned}-{hashlib.sha256(label_value.encode()).hexdigest()[:8]}"

@@ -139,7 +139,7 @@ def ruler_rule(config: Config, alert: Alert) -> g.AlertRulev9:
         annotations={
             "summary": alert.summary,
             "description": grafana_template(alert.description),
-            "runbook_url": alert.runbook_url(config),
+            **({"runbook_url": alert.runbook_url(config)} if alert.runbook_url(config) else {}),
         },
         labels=alert.all_labels(config),
         evaluateFor=alert.for_,

@@ -120,6 +120,6 @@ def contact_points_yaml(config: Config) -> str:
         f"# {WEBHOOK_URL_ENV}, {WEBHOOK_USER_ENV}, {WEBHOOK_PASSWORD_ENV} and {EMAIL_ADDRESSES_ENV}\n"
         "# in Grafana's environment (from a Kubernetes Secret). Grafana replaces ${VAR} when it reads the file.\n"
         "# No notification policy is shipped: a provisioned policy tree replaces the organisation's whole\n"
-        f"# routing tree. Route alerts with label service={config.app.service} to contact point "
+        f"# routing tree. Route alerts with label service={config.app.service_label} to contact point "
         f"'{CONTACT_POINT}' in your own policy.\n"
     ))

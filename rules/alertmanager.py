@@ -1,7 +1,8 @@
 """The example Alertmanager configuration, generated from the configuration and the alert definitions.
 
 - routes grouped by service: one child route per ``service``, grouping by service and alert
-  name; critical alerts go to the paging receiver, warnings and info to the ticket receiver;
+  name; critical alerts go to the paging receiver, warnings and info to the notify receiver
+  (``alerting.page_receiver``, ``alerting.notify_receiver``; by default named after the service);
 - inhibition: while the app is down or absent, its latency, burn-rate, anomaly and
   per-target alerts are silenced (they are consequences, not causes);
 - receivers: webhooks (``alerting.webhook_url``), the transport any on-call tool accepts.
@@ -9,9 +10,9 @@
 Checked with ``amtool check-config`` and ``amtool config routes test`` in the tests.
 
     >>> from vigilante.config import load_config
-    >>> cfg = alertmanager_config(load_config(env={}))
+    >>> cfg = alertmanager_config(load_config(env={"VIGILANTE_APP__JOB": "shop-api"}))
     >>> [r["name"] for r in cfg["receivers"]]
-    ['default', 'tickets-page', 'tickets-ticket']
+    ['default', 'shop-api-page', 'shop-api-notify']
 """
 
 from __future__ import annotations
@@ -34,14 +35,15 @@ SILENCED_WHEN_APP_DOWN = (
 
 
 def receiver_names(config: Config) -> dict[str, str]:
-    """Receiver per purpose: ``page`` (critical), ``ticket`` (warning, info), ``default``."""
-    service = config.app.service
-    return {"default": "default", "page": f"{service}-page", "ticket": f"{service}-ticket"}
+    """Receiver per purpose: ``page`` (critical), ``notify`` (warning, info), ``default``."""
+    service, alerting = config.app.service_label, config.alerting
+    return {"default": "default", "page": alerting.page_receiver or f"{service}-page",
+            "notify": alerting.notify_receiver or f"{service}-notify"}
 
 
 def alertmanager_config(config: Config) -> dict:
     """The Alertmanager configuration as plain data."""
-    service = config.app.service
+    service = config.app.service_label
     names = receiver_names(config)
 
     def webhook(name: str) -> dict:
@@ -57,7 +59,7 @@ def alertmanager_config(config: Config) -> dict:
             "routes": [
                 {
                     "matchers": [f"service={label_value(service)}"],
-                    "receiver": names["ticket"],
+                    "receiver": names["notify"],
                     "group_by": ["service", "alertname"],
                     "routes": [
                         {
@@ -75,11 +77,11 @@ def alertmanager_config(config: Config) -> dict:
                             # end of an anomaly (its resolved notification) is news as quickly.
                             # The alert cannot flap faster: it looks at 20 s of the decision.
                             "matchers": ['alertname="VigilanteAnomalyDetected"'],
-                            "receiver": names["ticket"],
+                            "receiver": names["notify"],
                             "group_wait": "0s",
                             "group_interval": "10s",
                         },
-                        {"matchers": ['severity=~"warning|info"'], "receiver": names["ticket"]},
+                        {"matchers": ['severity=~"warning|info"'], "receiver": names["notify"]},
                     ],
                 }
             ],
@@ -97,7 +99,8 @@ def alertmanager_config(config: Config) -> dict:
                 "equal": ["service", "namespace", "job"],
             },
         ],
-        "receivers": [webhook(names["default"]), webhook(names["page"]), webhook(names["ticket"])],
+        # One receiver per name: a configuration may send both purposes (or one) to the same place.
+        "receivers": [webhook(name) for name in dict.fromkeys(names.values())],
     }
 
 

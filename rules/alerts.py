@@ -12,8 +12,10 @@ expression serves Prometheus (fires while non-empty for ``for_``) and Grafana.
     'max_over_time(vigilante_anomaly_decision{job="vigilante-scorer"}[20s]) == 1'
     >>> a.severity, a.for_
     ('warning', '0s')
-    >>> a.runbook_url(load_config(env={})).endswith("runbook.md#vigilanteanomalydetected")
-    True
+    >>> a.runbook_url(load_config(env={"VIGILANTE_ALERTING__RUNBOOK_BASE_URL": "https://wiki.example/runbook.md"}))
+    'https://wiki.example/runbook.md#vigilanteanomalydetected'
+    >>> a.runbook_url(load_config(env={}))  # no runbook configured: no link
+    ''
 
 Routing labels (``service``, ``team``, ``namespace``) come from the configuration and are put
 on every alert; the example Alertmanager configuration groups and inhibits by them.
@@ -68,7 +70,9 @@ class Alert:
         return self.name.lower()
 
     def runbook_url(self, config: Config) -> str:
-        return f"{config.alerting.runbook_base_url}#{self.runbook_anchor}"
+        """The link to this alert's runbook section; empty when no runbook is configured."""
+        base = config.alerting.runbook_base_url
+        return f"{base}#{self.runbook_anchor}" if base else ""
 
     def dashboard_panel(self) -> Panel:
         return PANELS[self.panel]
@@ -78,17 +82,19 @@ class Alert:
         return {
             "severity": self.severity,
             # Prometheus and Grafana expand templates in alert labels too.
-            "service": template_text(config.app.service),
-            "team": template_text(config.app.team),
+            "service": template_text(config.app.service_label),
+            "team": template_text(config.app.team_label),
             "namespace": template_text(config.app.namespace),
             **self.labels,
         }
 
     def annotations(self, config: Config) -> dict[str, str]:
+        """Summary, description, the runbook link (when a runbook is configured) and the dashboard link."""
+        runbook = self.runbook_url(config)
         return {
             "summary": self.summary,
             "description": self.description,
-            "runbook_url": template_text(self.runbook_url(config)),
+            **({"runbook_url": template_text(runbook)} if runbook else {}),
             "dashboard_url": template_text(self.dashboard_panel().url(config)),
         }
 
@@ -166,7 +172,7 @@ def _slo_alerts(config: Config, names: RecordedSeries) -> list[Alert]:
             description=(
                 "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} in {{ $labels.namespace }} "
                 f"fail with 5xx; the {slo_text} allows {_num(budget * 100)}% over {_num(period)} days, "
-                f"and the error ratio is above the ticket burn rate ({windows(slow)})."
+                f"and the error ratio is above the slow burn rate ({windows(slow)})."
             ),
             panel="error_budget",
         ),
@@ -280,7 +286,7 @@ def _scorer_alerts(config: Config) -> list[Alert]:
             summary="The anomaly scorer flags the app's traffic as anomalous.",
             description=(
                 f"Scorer {{{{ $labels.instance }}}} kept its anomaly score above its threshold for "
-                f"{config.scorer.hold_seconds:g} s: the traffic of {template_text(config.app.service)} "
+                f"{config.scorer.hold_seconds:g} s: the traffic of {template_text(config.app.service_label)} "
                 "(rate, errors, latency) does not look like its baseline."
             ),
             panel="anomaly",

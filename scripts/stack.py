@@ -9,8 +9,8 @@ Everything on 127.0.0.1 with a throw-away work directory, built on ``scripts.har
 Prometheus reads the static-targets variant of the one ``prometheus.yml`` source
 (:mod:`vigilante.prometheus.scrape_config`) and the generated rule files; Alertmanager reads the example
 configuration (:mod:`vigilante.rules.alertmanager`) with its webhook pointed at the local receiver,
-which records every notification. Every override of a shipped default is kept in
-:attr:`LocalStack.overrides`, so reports can print it.
+which records every notification. The configuration is the demo's (:mod:`scripts.demo_config`); every
+override on top of it is kept in :attr:`LocalStack.overrides`, so reports can print it.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from urllib.parse import quote
 
 import requests
 
-from vigilante.config import Config, PrometheusConfig, load_config
+from vigilante.config import Config, PrometheusConfig
 from vigilante.prometheus.scrape_config import prometheus_config, static_scrape_configs
+from scripts.demo_config import demo_config
 from scripts.harness import (ALERTMANAGER, PROMETHEUS, AlertmanagerServer, GunicornServer, ManagedProcess,
                              MissingBinaryError, PrometheusServer, WebhookReceiver, find_binary, free_port,
                              port_is_free)
@@ -143,7 +144,7 @@ class LocalStack:
                  say: Callable[[str], None] = print):
         self.workdir = Path(workdir)
         self.overrides = {section: dict(keys) for section, keys in (overrides or {}).items()}
-        self.config = apply_overrides(load_config(env={}), self.overrides)
+        self.config = apply_overrides(demo_config(), self.overrides)
         self.requested_ports = {name: port for name, port in (ports or {}).items() if port}
         self.route_overrides = dict(route_overrides or {})
         self.say = say
@@ -199,7 +200,7 @@ class LocalStack:
         """Start ``vigilante serve`` (with ``extra`` overrides, e.g. a short bootstrap window); wait until warm."""
         for section, keys in (extra or {}).items():
             self.overrides.setdefault(section, {}).update(keys)
-        self.config = apply_overrides(load_config(env={}), self.overrides)
+        self.config = apply_overrides(demo_config(), self.overrides)
         plumbing = {"prometheus": {"url": self.prometheus.url},
                     "scorer": {"listen_port": self.scorer_port, "state_path": str(self.workdir / "scorer-state.json")},
                     "service": {"listen_address": "127.0.0.1"}}

@@ -10,10 +10,10 @@ import re
 import pytest
 
 from vigilante import dashboards
-from vigilante.config import load_config
 from vigilante.generate import render_all
 from vigilante.dashboards import grafana_format
 from vigilante.rules.panels import PANELS
+from scripts.demo_config import demo_config
 
 
 MODULES = ["vigilante.dashboards", "vigilante.dashboards.panels", "vigilante.dashboards.grafana_alerts", "vigilante.dashboards.provisioning",
@@ -32,7 +32,7 @@ def queries(model):
 
 @pytest.fixture(scope="module")
 def config():
-    return load_config(env={})
+    return demo_config()
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -48,7 +48,7 @@ def test_every_generated_dashboard_has_the_documented_shape(config):
 
 def test_every_dashboard_and_grafana_file_is_a_generation_target():
     # Whether they are up to date is checked once for every target, in tests/test_generate.py.
-    ours = [path for path in render_all(load_config(env={})) if path.startswith(dashboards.GENERATED_DIR)]
+    ours = [path for path in render_all(demo_config()) if path.startswith(dashboards.GENERATED_DIR)]
     assert len(ours) == len(dashboards.dashboard_files()) + 4
 
 

@@ -29,17 +29,17 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from vigilante.config import load_config
 from app_under_test.testing import FAST_PASSWORD_HASH, csrf_token_in, login_over_http, seeded_app
 from vigilante.dashboards.interpolation import expand
 from vigilante.rules import render
 from scripts.harness import GunicornServer, PrometheusServer, static_scrape_config, wait_until
+from scripts.demo_config import demo_config
 from tests.grafana_queries import alert_queries, by_label, context, integral, panel_queries, single
 from tests.support.workers import wait_for_workers
 
 pytestmark = pytest.mark.slow
 
-CONFIG = load_config(env={})
+CONFIG = demo_config()
 SCRAPE = 1.0
 TOKEN = "dashboards-proof-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vigilante.config import load_config
 from vigilante.dashboards import grafana_alerts, grafana_format
 from vigilante.rules.alerts import alerts
+from scripts.demo_config import demo_config
 
 from tests.support import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
 def config():
-    return load_config(env={})
+    return demo_config()
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_descriptions_read_the_value_query_not_grafanas_value_string(document):
 def test_rule_uids_are_stable_unique_and_follow_the_prefix(config, document):
     uids = [r["uid"] for r in rules_of(document).values()]
     assert len(set(uids)) == len(uids) and all(u.startswith("vigilante-") and len(u) <= 40 for u in uids)
-    again = [r["uid"] for r in rules_of(grafana_alerts.alert_rules(load_config(env={}))).values()]
+    again = [r["uid"] for r in rules_of(grafana_alerts.alert_rules(demo_config())).values()]
     assert again == uids
     tuned = config.replace("slo", availability=0.999).replace("scorer", hold_seconds=60).replace("grafana", folder="X")
     assert [r["uid"] for r in rules_of(grafana_alerts.alert_rules(tuned)).values()] == uids

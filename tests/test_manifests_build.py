@@ -24,12 +24,13 @@ from vigilante.config import Config, ConfigError, load_config
 from vigilante.kubernetes.manifests import (BLOCKED_PATHS, NO_BACKEND_SERVICE, PROMETHEUS_POD_SELECTOR, prometheus_retention,
                              prometheus_retention_size)
 from vigilante.kubernetes.manifests import targets as manifest_targets
+from scripts.demo_config import demo_config
 from tests.fixtures.kustomize import (NATIVE_GROUPS, OVERLAYS, REPO_ROOT, build_overlay, containers, find, kustomize,
                                       matches, of_kind, pod_specs)
 from tests.fixtures.prometheus_operator_crds import SCHEMAS
 from tests.tools import missing_tool
 
-CONFIG = load_config(env={})
+CONFIG = demo_config()
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,11 @@ import pytest
 import requests
 import yaml
 
-from vigilante.config import load_config
 from scripts.harness import promtool, wait_until
+from scripts.demo_config import demo_config
 from tests.fixtures.kustomize import REPO_ROOT, build_overlay, find
 
-CONFIG = load_config(env={})
+CONFIG = demo_config()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from vigilante.config import load_config
 from vigilante.rules.alertmanager import APP_DOWN_ALERTS, SILENCED_WHEN_APP_DOWN, alertmanager_config, alertmanager_yaml
 from vigilante.rules.alerts import alerts
 from scripts.harness import AMTOOL, AlertmanagerServer, find_binary, wait_until
+from scripts.demo_config import demo_config
 
 from tests.support import REPO_ROOT as REPO
 GENERATED = REPO / "rules" / "generated" / "alertmanager.yml"
@@ -65,7 +66,7 @@ def test_a_second_service_gets_its_own_route(tmp_path):
 
 
 def test_inhibition_names_only_alerts_that_exist_and_matches_on_routing_labels():
-    config = load_config(env={})
+    config = demo_config()
     names = {a.name for a in alerts(config)}
     assert set(APP_DOWN_ALERTS) <= names and set(SILENCED_WHEN_APP_DOWN) <= names
     labels = alerts(config)[0].all_labels(config)
@@ -75,7 +76,7 @@ def test_inhibition_names_only_alerts_that_exist_and_matches_on_routing_labels()
 
 @pytest.mark.slow
 def test_app_down_silences_its_latency_alert_in_a_real_alertmanager(tmp_path, webhook_receiver):
-    config = load_config(env={}).replace("alerting", webhook_url=webhook_receiver.url)
+    config = demo_config().replace("alerting", webhook_url=webhook_receiver.url)
     am = AlertmanagerServer(tmp_path / "am", yaml.safe_load(alertmanager_yaml(config))).start()
     try:
         routing = {"service": "tickets", "namespace": "tickets", "team": "platform"}

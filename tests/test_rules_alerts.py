@@ -13,6 +13,7 @@ from vigilante.rules.alerts import SEVERITIES, Alert, alerts
 from vigilante.rules.render import alerting_rules_yaml
 from vigilante.rules.slo import duration_seconds
 from scripts.harness import promtool
+from scripts.demo_config import demo_config
 
 from tests.support import REPO_ROOT as REPO
 RULE_TESTS = REPO / "rules" / "tests"
@@ -28,12 +29,12 @@ def test_promtool_unit_tests_pass(test_file):
 
 
 def test_alert_test_files_exist_for_every_alert_group():
-    groups = {a.group for a in alerts(load_config(env={}))}
+    groups = {a.group for a in alerts(demo_config())}
     assert {f"{g}_alerts.test.yml" for g in groups} == set(ALERT_TESTS)
 
 
 def test_names_severities_and_texts_follow_the_conventions():
-    config = load_config(env={})
+    config = demo_config()
     names = [a.name for a in alerts(config)]
     assert len(names) == len(set(names))
     for a in alerts(config):
@@ -45,7 +46,7 @@ def test_names_severities_and_texts_follow_the_conventions():
 
 
 def test_severities_cover_page_ticket_and_info():
-    assert {a.severity for a in alerts(load_config(env={}))} == set(SEVERITIES)
+    assert {a.severity for a in alerts(demo_config())} == set(SEVERITIES)
 
 
 def test_routing_labels_come_from_the_configuration(tmp_path):
@@ -73,7 +74,7 @@ def test_burn_rate_thresholds_follow_the_slo_and_its_period(tmp_path):
 def test_the_anomaly_alert_fires_on_the_scorer_decision_gauge():
     from vigilante.attach import metric_names
 
-    anomaly = {a.name: a for a in alerts(load_config(env={}))}["VigilanteAnomalyDetected"]
+    anomaly = {a.name: a for a in alerts(demo_config())}["VigilanteAnomalyDetected"]
     assert anomaly.expr.startswith(f"max_over_time({metric_names.DECISION}{{")
     assert metric_names.SCORE not in anomaly.expr
 
@@ -84,7 +85,7 @@ def test_a_decision_of_one_scrape_fires_at_prometheus_and_grafana_intervals(tmp_
     # interval) at 40s and 1m, an instant look at the gauge sees 0 both times and never fires;
     # the rule must fire at the first evaluation whose window holds that scrape.
     rules = tmp_path / "alerts.yml"
-    rules.write_text(alerting_rules_yaml(load_config(env={})))
+    rules.write_text(alerting_rules_yaml(demo_config()))
     series = 'vigilante_anomaly_decision{namespace="vigilante", job="vigilante-scorer", instance="s:9110"}'
     test = {"rule_files": [rules.name], "evaluation_interval": evaluation, "tests": [{
         "interval": "15s",
@@ -128,7 +129,7 @@ def _seconds(text: str) -> int:
     return sum(duration_seconds(part) for part in re.findall(r"\d+[smhd]", text))
 
 
-@pytest.mark.parametrize("alert", alerts(load_config(env={})), ids=lambda a: a.name)
+@pytest.mark.parametrize("alert", alerts(demo_config()), ids=lambda a: a.name)
 def test_every_alert_is_tested_silent_one_step_before_and_firing_at_its_hold_time(alert):
     firing, silent, interval = _boundary_cases().get(alert.name, (set(), set(), 0))
     assert firing, f"no promtool test expects {alert.name} to fire"
@@ -136,9 +137,9 @@ def test_every_alert_is_tested_silent_one_step_before_and_firing_at_its_hold_tim
     assert boundaries, f"{alert.name}: no test checks it silent one evaluation before it fires"
 
 
-@pytest.mark.parametrize("alert", alerts(load_config(env={})), ids=lambda a: a.name)
+@pytest.mark.parametrize("alert", alerts(demo_config()), ids=lambda a: a.name)
 def test_firing_cases_check_every_label_and_annotation(alert):
-    config = load_config(env={})
+    config = demo_config()
     for path in RULE_TESTS.glob("*_alerts.test.yml"):
         for test in yaml.safe_load(path.read_text())["tests"]:
             for case in test.get("alert_rule_test", []):

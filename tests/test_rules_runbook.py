@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from vigilante.config import load_config
 from vigilante.rules.alerts import alerts
+from scripts.demo_config import demo_config
 
 from tests.support import REPO_ROOT as REPO
 RUNBOOK = REPO / "rules" / "runbook.md"
@@ -25,7 +25,7 @@ def github_anchors(markdown: str) -> set[str]:
 
 def test_every_runbook_url_of_the_generated_rules_resolves():
     anchors = github_anchors(RUNBOOK.read_text())
-    base = load_config(env={}).alerting.runbook_base_url
+    base = demo_config().alerting.runbook_base_url
     doc = yaml.safe_load((REPO / "rules/generated/vigilante-alerts.rules.yml").read_text())
     urls = [rule["annotations"]["runbook_url"] for g in doc["groups"] for rule in g["rules"]]
     assert urls
@@ -38,7 +38,7 @@ def test_every_runbook_url_of_the_generated_rules_resolves():
 def test_one_section_per_alert_and_no_orphan_sections():
     anchors = github_anchors(RUNBOOK.read_text())
     sections = {a for a in anchors if a.startswith("vigilante") and a != "vigilante-runbook"}
-    assert sections == {a.runbook_anchor for a in alerts(load_config(env={}))}
+    assert sections == {a.runbook_anchor for a in alerts(demo_config())}
 
 
 def test_links_between_sections_resolve():

@@ -33,7 +33,7 @@ import yaml
 
 from vigilante.version import __version__
 from vigilante.config import Config, check_across
-from vigilante.escaping import prometheus_duration
+from vigilante.escaping import kubernetes_name, prometheus_duration
 from vigilante.prometheus.scrape_config import (KUBE_STATE_METRICS_POD_SELECTOR, KUBE_STATE_METRICS_PORT,
                                                 SCORER_METRICS_PORT, SCORER_POD_SELECTOR, kubernetes_scrape_configs,
                                                 prometheus_config, scrape_timeout)
@@ -97,17 +97,8 @@ def selector_of(pod_selector: str) -> dict[str, str]:
     return {label: value}
 
 
-def object_name(label_value: str) -> str:
-    """A Kubernetes object name for a label value (a job): itself when it is one, else a cleaned
-    form with a short digest, so two jobs never share a name.
-
-    >>> object_name("ticket-app"), object_name("Shop (EU)")
-    ('ticket-app', 'shop-eu-d9a3e8d9')
-    """
-    if re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", label_value):
-        return label_value
-    cleaned = re.sub(r"[^a-z0-9]+", "-", label_value.lower()).strip("-")[:53].strip("-") or "job"
-    return f"{cleaned}-{hashlib.sha256(label_value.encode()).hexdigest()[:8]}"
+object_name = kubernetes_name
+"""A Kubernetes object name for a job (:func:`vigilante.escaping.kubernetes_name`)."""
 
 
 def image(config: Config, name: str) -> dict[str, str]:
@@ -208,13 +199,13 @@ def attach_app_component(config: Config) -> dict[str, Any]:
     pod-selector label; the container is found by name, the Service port is its first one.
     """
     k = config.kubernetes
-    selector = selector_of(k.app_pod_selector)
+    selector = selector_of(config.app_pod_selector)
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "attached-app"}, "spec": {
         "template": {"metadata": {"labels": selector}, "spec": {"containers": [
             {"name": k.app_container, "ports": [{"containerPort": k.app_port, "name": k.app_metrics_port}]}]}}}}
     return component(patches=[
-        {"target": {"kind": "Deployment", "labelSelector": k.app_pod_selector}, "patch": dump(deployment)},
-        {"target": {"kind": "Service", "labelSelector": k.app_pod_selector}, "patch": dump([
+        {"target": {"kind": "Deployment", "labelSelector": config.app_pod_selector}, "patch": dump(deployment)},
+        {"target": {"kind": "Service", "labelSelector": config.app_pod_selector}, "patch": dump([
             {"op": "add", "path": "/spec/ports/0/name", "value": k.app_metrics_port},
             {"op": "add", "path": "/spec/ports/0/targetPort", "value": k.app_metrics_port}])},
     ])
@@ -235,7 +226,7 @@ def multiprocess_component(config: Config) -> dict[str, Any]:
                             "env": [{"name": "PROMETHEUS_MULTIPROC_DIR", "value": MULTIPROC_DIR}],
                             "volumeMounts": [{"name": "prometheus-multiproc", "mountPath": MULTIPROC_DIR}]}],
             "volumes": [{"name": "prometheus-multiproc", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}]}}}}
-    return component(patches=[{"target": {"kind": "Deployment", "labelSelector": k.app_pod_selector},
+    return component(patches=[{"target": {"kind": "Deployment", "labelSelector": config.app_pod_selector},
                                "patch": dump(deployment)}])
 
 
@@ -272,7 +263,7 @@ def app_network_policy(config: Config) -> dict[str, Any]:
     """
     k = config.kubernetes
     prometheus = [_peer(ns, PROMETHEUS_POD_SELECTOR) for ns in dict.fromkeys([k.namespace, k.prometheus_namespace])]
-    return _allow("app-from-prometheus-and-ingress", config.app.namespace, selector_of(k.app_pod_selector),
+    return _allow("app-from-prometheus-and-ingress", config.app.namespace, selector_of(config.app_pod_selector),
                   [*prometheus, _peer(k.ingress_namespace)], [k.app_metrics_port],
                   "Prometheus scrapes the app; the Ingress controller serves it but never forwards /metrics.")
 
@@ -446,7 +437,7 @@ def service_monitors(config: Config) -> list[dict[str, Any]]:
                                         "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": job}]}]}}
 
     return [
-        monitor(object_name(config.app.job), config.app.job, config.app.namespace, selector_of(k.app_pod_selector),
+        monitor(object_name(config.app.job), config.app.job, config.app.namespace, selector_of(config.app_pod_selector),
                 k.app_metrics_port, config.prometheus.scrape_interval_seconds),
         monitor(object_name(config.scorer.job), config.scorer.job, k.namespace, SCORER_LABELS, SCORER_METRICS_PORT,
                 config.prometheus.scorer_interval_seconds),

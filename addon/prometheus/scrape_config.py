@@ -56,7 +56,7 @@ def prometheus_config(config: Config, scrape_configs: Sequence[dict[str, Any]], 
 def kubernetes_scrape_configs(config: Config) -> list[dict[str, Any]]:
     """Scrape jobs for a cluster: app and scorer pods, cAdvisor, kube-state-metrics."""
     return [
-        _pod_job(config.app.job, config.app.namespace, config.kubernetes.app_pod_selector,
+        _pod_job(config.app.job, config.app.namespace, config.app_pod_selector,
                  config.kubernetes.app_metrics_port),
         {**_pod_job(config.scorer.job, config.kubernetes.namespace, SCORER_POD_SELECTOR, SCORER_METRICS_PORT),
          **scorer_scrape_interval(config)},
