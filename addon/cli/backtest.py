@@ -24,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from vigilante.cli.arguments import config_args, config_files
-from vigilante.config import CONFIG_PATH_ENV, load_config
+from vigilante.cli.arguments import config_args, config_files, load
+from vigilante.config import CONFIG_PATH_ENV
 from vigilante.errors import UserError
 from vigilante.output_files import atomic_open, check_target
 from vigilante.scorer import Detector, TrainingError
@@ -37,7 +37,7 @@ PROGRESS_EVERY_SECONDS = 5.0
 
 
 def _load(args: argparse.Namespace):
-    cfg = load_config(args.config)
+    cfg = load(args)
     try:
         records = read_series(args.input, cfg.scorer.features)
     except SeriesError as exc:

@@ -6,8 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from vigilante.cli.arguments import config_args
-from vigilante.config import load_config
+from vigilante.cli.arguments import config_args, load
 from vigilante.errors import UserError
 from vigilante.prometheus.prometheus_config import CONFIG_NAME, write_prometheus_config
 
@@ -45,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load(args)
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out}: exists and is not a folder")
     scorers = args.scorer or [f"127.0.0.1:{config.scorer.listen_port}"]

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigilante.config import Config
+from vigilante.config import Config, spoken_duration
 from vigilante.escaping import label_value
 from vigilante.prometheus.api import PrometheusAPI, PrometheusError
 from vigilante.rules.recording import RecordedSeries
@@ -146,11 +146,11 @@ def check_history(config: Config, api: PrometheusAPI, at: float) -> Finding:
     earliest = api.scalar(f"min(min_over_time(timestamp({recorded})[{window:.0f}s:{tick:g}s]))", at)
     held = 0.0 if earliest is None else max(0.0, at - earliest)
     if held >= need:
-        return Finding("history", True, f"{held / 60:.1f} min of recorded features: enough to warm (needs "
-                                        f"{need / 60:g} min; trains on up to {window / 3600:g} h)")
-    return Finding("history", False, f"{held / 60:.1f} min of recorded features; the scorer warms after "
-                                     f"{need / 60:g} min ({MIN_TRAIN_ROWS} ticks of {tick:g} s): wait "
-                                     f"{(need - held) / 60:.1f} min, or give service.training_csv")
+        return Finding("history", True, f"{spoken_duration(held)} of recorded features: enough to warm (needs "
+                                        f"{spoken_duration(need)}; trains on up to {spoken_duration(window)})")
+    return Finding("history", False, f"{spoken_duration(held)} of recorded features; the scorer warms after "
+                                     f"{spoken_duration(need)} ({MIN_TRAIN_ROWS} ticks of {tick:g} s): wait "
+                                     f"{spoken_duration(need - held)}, or give service.training_csv")
 
 
 CHECKS = (check_app_series, check_recording_rules, check_latency_buckets, check_history)
