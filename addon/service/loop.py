@@ -157,7 +157,7 @@ class ScorerService:
         self.decision = result.decision
         if result.decision:
             top = sorted((result.attribution or {}).items(), key=lambda kv: -kv[1])[:3]
-            shares = ", ".join(f"{feature} {share:.0%}" for feature, share in top) or "no attribution"
+            shares = ", ".join(f"{feature} {share:.0%}" for feature, share in top if share > 0) or "no attribution"
             log.warning("tick %s: decision 1 (anomaly): score %.4f above threshold %.4f; by feature: %s",
                         _iso(result.timestamp), result.score, result.threshold, shares)
         else:
