@@ -302,7 +302,11 @@ class ScorerConfig:
     )
     listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"),
                             most=65535)
-    state_path: str = knob("vigilante-state.json", "File the model state is saved to and restored from.", _LABEL_VALUE)
+    state_path: str = knob(
+        "", "File the model state is saved to and restored from. '' = `<scorer.job>.state.json` in the per-user "
+        "state directory, `$XDG_STATE_HOME/vigilante` (else `~/.local/state/vigilante`): never the app's working "
+        "directory. The images and manifests set /var/lib/vigilante/state.json.",
+        (lambda v: "\n" not in v, "a single-line path, or '' for the per-user state directory"))
     # --- the model; the benchmark behind the defaults: scripts/bench_detection.py ---
     model_layout: str = knob(
         "per_feature",

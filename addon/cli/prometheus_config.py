@@ -53,5 +53,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print(f"app job {config.app.job!r} (namespace {config.app.namespace!r}) at {', '.join(args.target)}; "
           f"scorer job {config.scorer.job!r} at {', '.join(scorers)}")
-    print(f"run: prometheus --config.file={args.out / CONFIG_NAME}")
+    # Prometheus' own defaults are every interface and ./data: loopback and a folder of its own instead.
+    print(f"run: prometheus --config.file={args.out / CONFIG_NAME} --web.listen-address=127.0.0.1:9090 "
+          f"--storage.tsdb.path={args.out / 'data'}")
     return 0

@@ -18,6 +18,7 @@ from vigilante.prometheus.api import MalformedAnswer, PrometheusError, Prometheu
 from vigilante.scorer import Detector
 from vigilante.service.metrics import ScorerMetrics
 from vigilante.service.phase import RulePhase, next_tick_after
+from vigilante.service.state_file import state_path
 from vigilante.service.warm_start import NotWarmError, WarmStart, warm_start
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class ScorerService:
     def __init__(self, config: Config, features: FeatureSource, metrics: ScorerMetrics,
                  clock: Callable[[], float] = time.time, phase: Callable[[], RulePhase | None] | None = None):
         self.config = config
+        self.state = state_path(config)
         self.features = features
         self.metrics = metrics
         self.clock = clock
@@ -200,12 +202,12 @@ class ScorerService:
             log.log(level, "no model state to save (the model never warmed)")
             return False
         try:
-            self.detector.save(self.config.scorer.state_path)
+            self.detector.save(self.state)
         except OutputError as exc:
             self.metrics.save_failures.inc()
-            log.error("could not save the model state to %s: %s", self.config.scorer.state_path, exc)
+            log.error("could not save the model state to %s: %s", self.state, exc)
             return False
-        log.log(level, "model state saved to %s", self.config.scorer.state_path)
+        log.log(level, "model state saved to %s", self.state)
         return True
 
     def lock_phase(self) -> bool:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from vigilante.config import Config, spoken_duration
 from vigilante.escaping import label_value
 from vigilante.prometheus.api import PrometheusAPI, PrometheusError
 from vigilante.rules.recording import RecordedSeries
 from vigilante.scorer.detector import MIN_TRAIN_ROWS
+from vigilante.service.state_file import state_path
 
 LATENCY_WINDOW = "5m"
 
@@ -136,8 +136,9 @@ def check_latency_buckets(config: Config, api: PrometheusAPI, at: float) -> Find
 
 def check_history(config: Config, api: PrometheusAPI, at: float) -> Finding:
 
-    if Path(config.scorer.state_path).exists():
-        return Finding("history", True, f"a saved model at {config.scorer.state_path}: no history needed")
+    state = state_path(config)
+    if state.exists():
+        return Finding("history", True, f"a saved model at {state}: no history needed")
     names = RecordedSeries(config)
     tick = config.scorer.tick_seconds
     window = config.service.bootstrap_hours * 3600

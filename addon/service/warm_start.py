@@ -20,7 +20,7 @@ from vigilante.scorer.features import histogram_buckets
 from vigilante.scorer import Detector, ScorerError, StateError, TrainingError
 from vigilante.scorer.errors import NotAStateError
 from vigilante.scorer.series import in_clock_order, read_series
-from vigilante.service.state_file import set_aside
+from vigilante.service.state_file import set_aside, state_path
 
 CLOCK_SKEW_SECONDS = 30.0
 """How far a saved model's last tick may be ahead of the clock and still be used (another
@@ -47,7 +47,7 @@ def warm_start(config: Config, features: FeatureSource, now: float) -> WarmStart
     """The first way that yields a trained model; :class:`NotWarmError` if none does."""
     notes: list[str] = []
     broken = ""
-    state = Path(config.scorer.state_path)
+    state = state_path(config)
     if state.exists():
         try:
             detector = Detector.load(state, config.scorer)
