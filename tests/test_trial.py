@@ -156,3 +156,17 @@ def test_the_not_warm_message_says_durations_in_seconds_and_minutes_not_fraction
     with pytest.raises(TrainingError) as caught:
         bootstrap_from_prometheus(config, ShortHistory(), 1_800_000_000.0)
     assert "36 complete ticks spanning 35 s of the 8 min bootstrap window" in str(caught.value)
+
+
+def test_check_asks_prometheus_in_durations_it_reads_at_any_time_scale(tmp_path):
+    queries = []
+
+    def answer(params):
+        queries.append(params["query"])
+        return {"status": "success", "data": {"resultType": "vector", "result": []}}
+
+    with FakePrometheus(answer) as prometheus:
+        config = load_config(_config(tmp_path, prometheus.url), env={"VIGILANTE_TRIAL__TIME_SCALE": "7"})
+        finding = check_history(config, PrometheusAPI(prometheus.url, retries=0), 1_800_000_000.0)
+    assert "60 ticks of 2.14286 s" in finding.message
+    assert re.search(r"\[\d+(ms|s):2143ms\]", queries[0]), queries  # Prometheus refuses "2.14286s"

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from vigilante.config import Config, spoken_duration
-from vigilante.escaping import label_value
+from vigilante.escaping import label_value, prometheus_duration
 from vigilante.prometheus.api import PrometheusAPI, PrometheusError
 from vigilante.rules.recording import RecordedSeries
 from vigilante.scorer.detector import MIN_TRAIN_ROWS
@@ -144,7 +144,9 @@ def check_history(config: Config, api: PrometheusAPI, at: float) -> Finding:
     window = config.service.bootstrap_hours * 3600
     need = MIN_TRAIN_ROWS * tick
     recorded = names.requests("1m") + names.selector()
-    earliest = api.scalar(f"min(min_over_time(timestamp({recorded})[{window:.0f}s:{tick:g}s]))", at)
+    # PromQL durations take no fractions: a trial's tick of 15/7 s is 2143ms.
+    subquery = f"[{prometheus_duration(window)}:{prometheus_duration(tick)}]"
+    earliest = api.scalar(f"min(min_over_time(timestamp({recorded}){subquery}))", at)
     held = 0.0 if earliest is None else max(0.0, at - earliest)
     if held >= need:
         return Finding("history", True, f"{spoken_duration(held)} of recorded features: enough to warm (needs "
