@@ -323,7 +323,11 @@ class ScorerConfig:
     )
     listen_port: int = knob(9110, "Port of the scorer's /metrics, /healthz and /readyz.", (lambda v: 0 < v < 65536, "a TCP port"),
                             most=65535)
-    state_path: str = knob("vigilante-state.json", "File the model state is saved to and restored from.", _LABEL_VALUE)
+    state_path: str = knob(
+        "", "File the model state is saved to and restored from. '' = `<scorer.job>.state.json` in the per-user "
+        "state directory, `$XDG_STATE_HOME/vigilante` (else `~/.local/state/vigilante`): never the app's working "
+        "directory. The images and manifests set /var/lib/vigilante/state.json.",
+        (lambda v: "\n" not in v, "a single-line path, or '' for the per-user state directory"))
     # --- the model; the benchmark behind the defaults: scripts/bench_detection.py ---
     model_layout: str = knob(
         "per_feature",
@@ -478,6 +482,21 @@ class ServiceConfig:
         "manifests and the image set 0.0.0.0, so Prometheus can scrape the pod).", _LABEL_VALUE)
 
 
+@dataclass(frozen=True)
+class TrialConfig:
+    """Compressed time, to try the add-on in minutes rather than hours; every command reads it."""
+
+    time_scale: float = knob(
+        1.0,
+        "Run this many times faster than the configured time (15: scrapes, rule evaluations and ticks of 1 s, a "
+        "model warm after 1 minute). Every interval (scrape, rule evaluation, scorer tick and scrape), the recording "
+        "rules' rate windows (their names keep the shipped 1m and 5m), the scorer's windows (half-lives, relearning, "
+        "saves) and the bootstrap history are divided by it; the hold (scorer.hold_seconds), the alerts' `for:` "
+        "durations and the burn-rate windows keep their wall-clock length. 1 = as configured.",
+        (_positive, "a positive number (1 = as configured, 15 = fifteen times faster)"), most=60,
+    )
+
+
 SECTIONS: dict[str, type] = {
     "app": AppConfig,
     "slo": SloConfig,
@@ -487,6 +506,7 @@ SECTIONS: dict[str, type] = {
     "scorer": ScorerConfig,
     "service": ServiceConfig,
     "alerting": AlertingConfig,
+    "trial": TrialConfig,
 }
 
 
@@ -502,6 +522,7 @@ class Config:
     scorer: ScorerConfig = field(default_factory=ScorerConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     alerting: AlertingConfig = field(default_factory=AlertingConfig)
+    trial: TrialConfig = field(default_factory=TrialConfig)
     source: str = field(default="<defaults>", compare=False)
 
     @property
@@ -581,7 +602,83 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
         layers[section].update(keys)
     config = _build(layers, source)
     check_across(config)
+    scale = config.trial.time_scale
+    return config if scale == 1 else time_scaled(config.replace("trial", time_scale=1.0), scale)
+
+
+# --- compressed time ---------------------------------------------------------------------
+
+TIME_SCALED = {
+    "prometheus": ("scrape_interval_seconds", "evaluation_interval_seconds", "scorer_interval_seconds"),
+    "scorer": ("tick_seconds", "relearn_after_seconds", "baseline_half_life_seconds", "trend_half_life_seconds",
+               "context_half_lives_seconds"),
+    "service": ("bootstrap_hours", "save_every_seconds"),
+}
+"""The durations ``trial.time_scale`` divides; the recording rules divide their rate windows too."""
+
+
+def time_scaled(config: Config, factor: float, *, scale_hold: bool = False) -> Config:
+    """``config`` running ``factor`` times faster: the :data:`TIME_SCALED` durations divided by it and
+    ``trial.time_scale`` multiplied by it. The hold keeps its wall-clock length unless ``scale_hold``.
+
+    :func:`load_config` applies the configured ``trial.time_scale`` with it, so every command
+    (``check``, ``collect``, ``train``, ``serve``, ``generate``, ``prometheus-config``) reads
+    the same compressed settings, and a model trained under them loads under them.
+
+    >>> cfg = time_scaled(Config(), 15)
+    >>> cfg.scorer.tick_seconds, cfg.prometheus.scrape_interval_seconds, cfg.scorer.hold_seconds, cfg.trial.time_scale
+    (1.0, 1.0, 60.0, 15.0)
+    >>> round(cfg.service.bootstrap_hours * 3600), time_scaled(Config(), 15, scale_hold=True).scorer.hold_seconds
+    (480, 4.0)
+    """
+    if factor == 1:
+        return config
+    data = config.as_dict()
+    changes: dict[str, dict[str, Any]] = {"trial": {"time_scale": config.trial.time_scale * factor}}
+    for section, keys in TIME_SCALED.items():
+        for key in keys:
+            value = data[section][key]
+            changes.setdefault(section, {})[key] = ([v / factor for v in value] if isinstance(value, list)
+                                                    else value / factor)
+    if scale_hold:
+        changes["scorer"]["hold_seconds"] = config.scorer.hold_seconds / factor
+    try:
+        for section, keys in changes.items():
+            config = config.replace(section, **keys)
+    except ConfigError as exc:
+        raise ConfigError(f"trial.time_scale {changes['trial']['time_scale']:g}: {str(exc).removeprefix('replace(): ')}"
+                          ) from None
     return config
+
+
+def spoken_duration(seconds: float) -> str:
+    """A duration as a person reads it: seconds, minutes, hours or days, three figures at most.
+
+    >>> spoken_duration(36), spoken_duration(60), spoken_duration(990), spoken_duration(7200), spoken_duration(0.25)
+    ('36 s', '1 min', '16.5 min', '2 h', '0.25 s')
+    """
+    for unit, size, below in (("s", 1, 60), ("min", 60, 2 * HOUR), ("h", HOUR, 2 * DAY)):
+        if seconds < below:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds / DAY:.3g} d"
+
+
+def time_scale_line(config: Config) -> str | None:
+    """What ``trial.time_scale`` changed, in one line; None when time runs as configured.
+
+    >>> print(time_scale_line(time_scaled(Config(), 15)))
+    trial.time_scale 15: scrapes, rule evaluations and ticks every 1 s, rate windows 15x shorter, scorer windows alike (baseline half-life 30 s, bootstrap 8 min); as shipped: the hold (60 s), alert for: durations and the burn-rate windows
+    """
+    scale = config.trial.time_scale
+    if scale == 1:
+        return None
+    p, s = config.prometheus, config.scorer
+    intervals = sorted({p.scrape_interval_seconds, p.evaluation_interval_seconds, s.tick_seconds})
+    every = " / ".join(spoken_duration(i) for i in intervals)
+    return (f"trial.time_scale {scale:g}: scrapes, rule evaluations and ticks every {every}, rate windows {scale:g}x "
+            f"shorter, scorer windows alike (baseline half-life {s.baseline_half_life_seconds:g} s, "
+            f"bootstrap {spoken_duration(config.service.bootstrap_hours * HOUR)}); as shipped: the hold "
+            f"({s.hold_seconds:g} s), alert for: durations and the burn-rate windows")
 
 
 # --- checks across keys ----------------------------------------------------------------

@@ -144,6 +144,10 @@ def _slo_alerts(config: Config, names: RecordedSeries) -> list[Alert]:
     def windows(pairs: list[slo.BurnRateWindow]) -> str:
         return " or ".join(f"{_num(w.factor(period))}x over {w.long} and {w.short}" for w in pairs)
 
+    scale = config.trial.time_scale
+    # A trial compresses the short rate windows only: a budget spent over hours is not spent in minutes.
+    unscaled = ("" if scale == 1 else f" (trial.time_scale {_num(scale)}: the burn-rate windows are not scaled; "
+                "this alert fires and clears at the shipped pace)")
     fast = [w for w in slo.BURN_RATE_WINDOWS if w.page]
     slow = [w for w in slo.BURN_RATE_WINDOWS if not w.page]
     p95 = names.latency(0.95, DASHBOARD_WINDOW) + sel
@@ -158,7 +162,7 @@ def _slo_alerts(config: Config, names: RecordedSeries) -> list[Alert]:
             description=(
                 "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} in {{ $labels.namespace }} "
                 f"fail with 5xx; the {slo_text} allows {_num(budget * 100)}% over {_num(period)} days, "
-                f"and the error ratio is above the paging burn rate ({windows(fast)})."
+                f"and the error ratio is above the paging burn rate ({windows(fast)}){unscaled}."
             ),
             panel="error_budget",
         ),
@@ -172,7 +176,7 @@ def _slo_alerts(config: Config, names: RecordedSeries) -> list[Alert]:
             description=(
                 "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} in {{ $labels.namespace }} "
                 f"fail with 5xx; the {slo_text} allows {_num(budget * 100)}% over {_num(period)} days, "
-                f"and the error ratio is above the slow burn rate ({windows(slow)})."
+                f"and the error ratio is above the slow burn rate ({windows(slow)}){unscaled}."
             ),
             panel="error_budget",
         ),

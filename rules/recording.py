@@ -48,7 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vigilante.config import Config
-from vigilante.escaping import label_value
+from vigilante.escaping import label_value, prometheus_duration
 from vigilante.rules import slo
 from vigilante.scorer.features import DEFAULT_FEATURES, Feature
 
@@ -164,13 +164,26 @@ def _by(names: RecordedSeries, by_route: bool, le: bool = False) -> str:
     return ", ".join((["le"] if le else []) + labels)
 
 
+def rate_range(config: Config, window: str) -> str:
+    """The range ``rate()`` reads for the series named after ``window``: ``window`` itself, divided by
+    ``trial.time_scale`` in a trial (the names keep the shipped window, so every reader stays as it is).
+
+    >>> from vigilante.config import time_scaled
+    >>> rate_range(Config(), "1m"), rate_range(time_scaled(Config(), 15), "1m"), rate_range(time_scaled(Config(), 15), "5m")
+    ('1m', '4s', '20s')
+    """
+    scale = config.trial.time_scale
+    return window if scale == 1 else prometheus_duration(slo.duration_seconds(window) / scale)
+
+
 def _rate_rules(names: RecordedSeries, window: str, by_route: bool = False) -> list[RecordingRule]:
     """Request, error and client-error rates, error ratio, bucket rates, quantiles and mean latency."""
     m = names.matchers()
     sel = names.selector()
     by = _by(names, by_route)
     count = names.raw_count()
-    all_requests = f"sum by ({by}) (rate({count}{{{m}}}[{window}]))"
+    span = rate_range(names.config, window)  # the range read; the names keep the window
+    all_requests = f"sum by ({by}) (rate({count}{{{m}}}[{span}]))"
     requests = names.requests(window, by_route)
     errors = names.errors(window, by_route)
     rules = [
@@ -178,7 +191,7 @@ def _rate_rules(names: RecordedSeries, window: str, by_route: bool = False) -> l
         RecordingRule(
             errors,
             # No 5xx series exists until the first 500: fall back to 0 while there is traffic.
-            f'sum by ({by}) (rate({count}{{{m}, status=~"5.."}}[{window}]))\n'
+            f'sum by ({by}) (rate({count}{{{m}, status=~"5.."}}[{span}]))\n'
             f"or\n0 * {requests}{sel}",
         ),
     ]
@@ -186,13 +199,13 @@ def _rate_rules(names: RecordedSeries, window: str, by_route: bool = False) -> l
         rules.append(
             RecordingRule(
                 names.client_errors(window),
-                f'sum by ({by}) (rate({count}{{{m}, status=~"4.."}}[{window}]))\nor\n0 * {requests}{sel}',
+                f'sum by ({by}) (rate({count}{{{m}, status=~"4.."}}[{span}]))\nor\n0 * {requests}{sel}',
             )
         )
     rules.append(RecordingRule(names.error_ratio(window, by_route), _ratio(errors + sel, requests + sel)))
     bucket_rate = names.bucket_rate(window, by_route)
     rules.append(
-        RecordingRule(bucket_rate, f"sum by ({_by(names, by_route, le=True)}) (rate({names.raw_bucket()}{{{m}}}[{window}]))")
+        RecordingRule(bucket_rate, f"sum by ({_by(names, by_route, le=True)}) (rate({names.raw_bucket()}{{{m}}}[{span}]))")
     )
     for q in QUANTILES:
         # ">= 0" drops the NaN histogram_quantile returns when every bucket rate is 0.
@@ -200,7 +213,7 @@ def _rate_rules(names: RecordedSeries, window: str, by_route: bool = False) -> l
     rules.append(
         RecordingRule(
             names.latency_mean(window, by_route),
-            f"sum by ({by}) (rate({names.raw_sum()}{{{m}}}[{window}]))\n/\n({requests}{sel} > 0)",
+            f"sum by ({by}) (rate({names.raw_sum()}{{{m}}}[{span}]))\n/\n({requests}{sel} > 0)",
         )
     )
     return rules

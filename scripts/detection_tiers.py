@@ -38,10 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vigilante.config import Config, ScorerConfig
+from vigilante.config import Config, ScorerConfig, time_scaled
 from vigilante.scorer import Detector
 from vigilante.scorer.series import clock_order, read_series
-from vigilante.service.serve import compress_time
 from scripts.scenarios import TICK_SECONDS, Event, Scenario
 
 GRACE_SECONDS = 120.0
@@ -120,9 +119,9 @@ def flat(sc: Scenario) -> Scenario:
 
 
 def compressed(cfg: ScorerConfig, factor: float = COMPRESSION) -> ScorerConfig:
-    """Every scorer duration ``factor`` times shorter, as ``vigilante serve --tick-seconds``."""
-    config, _ = compress_time(replace(Config(), scorer=cfg), cfg.tick_seconds / factor)
-    return config.scorer
+    """Every scorer duration ``factor`` times shorter, the hold included: the rows are the shipped
+    scenario's, 1 s apart instead of 15 s, so every window keeps its count of rows."""
+    return time_scaled(replace(Config(), scorer=cfg), factor, scale_hold=True).scorer
 
 
 def decisions(cfg: ScorerConfig, buckets, rows: list[dict], train_rows: int, features) -> tuple[list[float], list[int]]:

@@ -13,6 +13,20 @@ from scripts.harness import (AlertmanagerServer, GunicornServer, PrometheusServe
 from tests.support import REPO_ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _per_user_state_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The scorer's default state directory, for this run only: no test writes into the user's home."""
+    import os
+
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("xdg-state"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = before
+
+
 def _factory(tmp_path: Path, server_class: type, name: str) -> Iterator[Callable[..., Any]]:
     """Start servers of one class, each in its own directory; stop them all afterwards."""
     started: list = []

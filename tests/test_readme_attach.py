@@ -7,7 +7,8 @@ What the test changes, and why, is kept to what a shared CI machine needs:
 - step 3's ``...`` placeholder ("your blueprints, hooks, extensions") becomes one blueprint with
   two routes, so that there is traffic to record;
 - ports: the app, Prometheus and the scorer get free ports instead of 8000, 9090 and 9110
-  (``GUNICORN_CMD_ARGS``, ``--web.listen-address`` and ``VIGILANTE_*`` variables), and the
+  (``GUNICORN_CMD_ARGS``, the address in the lines and ``VIGILANTE_*`` variables), the scorer's
+  state directory is the test's (``XDG_STATE_HOME``), and the
   intervals are 1 s instead of 15 s (``VIGILANTE_PROMETHEUS__*``), through the documented
   environment overrides, so the files stay as the README writes them.
 """
@@ -114,14 +115,17 @@ def test_the_readme_steps_as_written_watch_a_new_app(steps, tmp_path):
            "VIGILANTE_PROMETHEUS__URL": f"http://127.0.0.1:{ports['prometheus']}",
            "VIGILANTE_PROMETHEUS__SCRAPE_INTERVAL_SECONDS": "1",
            "VIGILANTE_PROMETHEUS__EVALUATION_INTERVAL_SECONDS": "1",
-           "VIGILANTE_SCORER__LISTEN_PORT": str(ports["scorer"])}
+           "VIGILANTE_SCORER__LISTEN_PORT": str(ports["scorer"]),
+           "XDG_STATE_HOME": str(work / "state-home")}
 
     def shell(line: str, timeout: float = 300) -> subprocess.CompletedProcess:
         line = line.replace("127.0.0.1:8000", f"127.0.0.1:{ports['app']}")
+        line = line.replace("127.0.0.1:9090", f"127.0.0.1:{ports['prometheus']}")
         return subprocess.run(["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True,
                               timeout=timeout)
 
     def background(name: str, line: str) -> ManagedProcess:
+        line = line.replace("127.0.0.1:9090", f"127.0.0.1:{ports['prometheus']}")
         return ManagedProcess(name, ["bash", "-c", line], work / f"{name}.log", env=env, cwd=work).start()
 
     # 1. Install.
@@ -148,8 +152,8 @@ def test_the_readme_steps_as_written_watch_a_new_app(steps, tmp_path):
         config_line, prometheus_line = steps.shell[0], steps.shell[1]
         written = shell(config_line)
         assert written.returncode == 0, written.stderr
-        prometheus = background(
-            "prometheus", f"{prometheus_line} --web.listen-address=127.0.0.1:{ports['prometheus']}")
+        assert "--web.listen-address=127.0.0.1:9090" in prometheus_line, prometheus_line  # loopback, as written
+        prometheus = background("prometheus", prometheus_line)
         processes.append(prometheus)
         prometheus_url = env["VIGILANTE_PROMETHEUS__URL"]
 

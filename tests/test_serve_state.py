@@ -102,6 +102,34 @@ def test_train_refuses_to_replace_a_state_a_serve_holds(tmp_path, capsys):
     assert state.read_bytes() == before
 
 
+# --- where the state lives ---------------------------------------------------------------
+
+
+def test_the_default_state_lives_in_the_per_user_state_directory_not_the_working_directory(tmp_path, monkeypatch):
+    work, state_home = tmp_path / "app", tmp_path / "state-home"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_STATE_HOME", str(state_home))
+    with prepare_state_file(Config(), started=0.0) as state:
+        assert state == state_home / "vigilante" / "vigilante-scorer.state.json"
+    assert list(work.iterdir()) == []  # not even the lock
+    assert (state_home / "vigilante").stat().st_mode & 0o777 == 0o700
+
+
+def test_train_without_out_writes_the_model_where_serve_reads_it(tmp_path, monkeypatch, capsys):
+    from vigilante.config import load_config
+    from vigilante.service.state_file import state_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state-home"))
+    config = tmp_path / "vigilante.yaml"
+    config.write_text("scorer:\n  features: [value]\n  job: shop-scorer\n")
+    assert main(["train", str(training_csv(tmp_path / "train.csv")), "--config", str(config)]) == 0
+    expected = tmp_path / "state-home" / "vigilante" / "shop-scorer.state.json"
+    assert state_path(load_config(config)) == expected
+    assert Detector.load(expected).features == ("value",)
+    assert f"saved to {expected}" in capsys.readouterr().out
+
+
 # --- one serve per state file ----------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -153,6 +154,26 @@ def test_attribution_shares_add_up_to_one_with_several_features():
     shares = {f: metrics.registry.get_sample_value("vigilante_feature_attribution", {"feature": f}) for f in features}
     assert sum(shares.values()) == pytest.approx(1.0)
     assert shares["b"] == 0 and shares["a"] + shares["c"] == pytest.approx(1.0)  # the unmoved feature gets none
+
+
+def test_the_log_line_and_the_metric_give_the_same_attribution_shares(tmp_path, caplog):
+    features = ("a", "b")
+    detector = Detector.fit(small_config(features=features), normal_rows(400, features=features))
+    values = dict(normal_rows(1, start=400, features=features)[0][1])
+    values["a"] *= 50  # far out: each feature's raw score drop is well above 1
+    result = detector.step(400 * 15.0, values, explain=True)
+    assert result.decision == 0 and result.above
+    decided = result.__class__(**{**vars(result), "decision": 1})
+    config = Config().replace("scorer", features=features, state_path=str(tmp_path / "state.json"))
+    service = ScorerService(config, None, ScorerMetrics(CollectorRegistry(), features))
+    service.metrics.export_step(decided, values)
+    with caplog.at_level(logging.WARNING, logger="vigilante"):
+        service._log_decision_change(decided)
+    logged = {f: float(share) / 100 for f, share in re.findall(r"(\w+) (\d+)%", caplog.text.split("by feature: ")[1])}
+    exported = {f: service.metrics.registry.get_sample_value("vigilante_feature_attribution", {"feature": f})
+                for f in features}
+    assert sum(exported.values()) == pytest.approx(1.0)
+    assert logged == {f: pytest.approx(share, abs=0.005) for f, share in exported.items() if share > 0}
 
 
 def test_config_describe_lists_every_key_with_a_default_that_reads_back(tmp_path, capsys):

@@ -17,8 +17,8 @@ from typing import Callable, Sequence
 
 import yaml
 
-from vigilante.cli.arguments import config_args, config_files  # noqa: F401 - config_files: for the commands
-from vigilante.config import describe, load_config
+from vigilante.cli.arguments import config_args, config_files, load  # noqa: F401 - config_files: for the commands
+from vigilante.config import describe
 from vigilante.errors import UserError, VigilanteError  # noqa: F401 - UserError: the commands' error, named here too
 from vigilante.version import __version__
 
@@ -29,8 +29,11 @@ def _run_config(args: argparse.Namespace) -> int:
     if args.describe:
         print(describe())
         return 0
-    cfg = load_config(args.config)
+    cfg = load(args)
     print(f"# source: {cfg.source}  digest: {cfg.digest()}")
+    if cfg.trial.time_scale != 1:
+        # These values are already divided: read back as a file, they would be divided again.
+        print(f"# trial.time_scale {cfg.trial.time_scale:g} applied: the durations below are the compressed ones")
     print(yaml.safe_dump(cfg.as_dict(), sort_keys=False), end="")
     return 0
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
-from vigilante.config import CONFIG_PATH_ENV
+from vigilante.config import CONFIG_PATH_ENV, Config, load_config, time_scale_line
 
 
 def config_args(parser: argparse.ArgumentParser) -> None:
@@ -23,3 +24,14 @@ def config_files(args: argparse.Namespace) -> list[str]:
     """
     path = getattr(args, "config", None) or os.environ.get(CONFIG_PATH_ENV)
     return [path] if path else []
+
+
+def load(args: argparse.Namespace) -> Config:
+    """The command's configuration (``--config``, ``$VIGILANTE_CONFIG``, ``VIGILANTE_*``), saying on stderr
+    when ``trial.time_scale`` compresses time, so that no command runs a trial unannounced."""
+    config = load_config(getattr(args, "config", None))
+    line = time_scale_line(config)
+    if line:
+        command = getattr(args, "command", None)
+        print(f"vigilante {command}: {line}" if command else f"vigilante: {line}", file=sys.stderr)
+    return config

@@ -1,7 +1,7 @@
 """``vigilante train`` and ``vigilante backtest``: the scorer's model on recorded series.
 
-``vigilante train INPUT.csv --out STATE [--config FILE]`` fits a detector on every row of
-INPUT and saves it (what the live scorer loads at start-up).
+``vigilante train INPUT.csv [--out STATE] [--config FILE]`` fits a detector on every row of
+INPUT and saves it where the live scorer loads it at start-up (or to STATE).
 
 ``vigilante backtest INPUT.csv --train-rows N --out OUT.csv [--config FILE]`` fits on the
 first N rows, then replays every later row through :meth:`Detector.step` - the code the
@@ -24,20 +24,20 @@ import sys
 import time
 from pathlib import Path
 
-from vigilante.cli.arguments import config_args, config_files
-from vigilante.config import CONFIG_PATH_ENV, load_config
+from vigilante.cli.arguments import config_args, config_files, load
+from vigilante.config import CONFIG_PATH_ENV
 from vigilante.errors import UserError
 from vigilante.output_files import atomic_open, check_target
 from vigilante.scorer import Detector, TrainingError
 from vigilante.scorer.features import histogram_buckets
 from vigilante.scorer.series import SeriesError, clock_order, in_clock_order, read_series, skipped_summary
-from vigilante.service.state_file import state_lock
+from vigilante.service.state_file import state_lock, state_path
 
 PROGRESS_EVERY_SECONDS = 5.0
 
 
 def _load(args: argparse.Namespace):
-    cfg = load_config(args.config)
+    cfg = load(args)
     try:
         records = read_series(args.input, cfg.scorer.features)
     except SeriesError as exc:
@@ -61,22 +61,26 @@ def _report_skipped(reasons, records, command: str) -> None:
 
 def train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT.csv", help="recorded normal traffic: timestamp, then the configured features")
-    parser.add_argument("--out", required=True, metavar="STATE", help="file to write the trained model to")
+    parser.add_argument("--out", metavar="STATE",
+                        help="file to write the trained model to (default: the state file `serve` reads, "
+                             "scorer.state_path or the per-user state directory)")
     config_args(parser)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    # Before the work, not after it; the configuration is an input too.
-    check_target(args.out, inputs=[p for p in (args.input, args.config or os.environ.get(CONFIG_PATH_ENV)) if p])
-
+    inputs = [p for p in (args.input, args.config or os.environ.get(CONFIG_PATH_ENV)) if p]
+    if args.out:
+        check_target(args.out, inputs=inputs)  # before the work, not after it; the configuration is an input too
     cfg, records = _load(args)
+    out = Path(args.out) if args.out else state_path(cfg, create=True)
+    check_target(out, inputs=inputs)
     detector = _fit(cfg, records)
     _report_skipped(clock_order(records), records, "train")
-    with state_lock(Path(args.out)):  # a `serve` on this file would replace the model at its next save
-        detector.save(args.out)
+    with state_lock(out):  # a `serve` on this file would replace the model at its next save
+        detector.save(out)
     print(
         f"trained on {detector.ticks_learned} rows ({len(records)} read) of {', '.join(detector.features)}; "
-        f"window {detector.window_size}, threshold {detector.threshold:.4f}; saved to {args.out}"
+        f"window {detector.window_size}, threshold {detector.threshold:.4f}; saved to {out}"
     )
     return 0
 

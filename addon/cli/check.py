@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vigilante.cli.arguments import config_args
-from vigilante.config import load_config
+from vigilante.cli.arguments import config_args, load
 from vigilante.prometheus.api import PrometheusAPI
 from vigilante.service.setup_check import run_checks
 
@@ -15,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load(args)
     api = PrometheusAPI(config.prometheus.url, timeout=config.prometheus.query_timeout_seconds, retries=0)
     findings = run_checks(config, api)
     for finding in findings:

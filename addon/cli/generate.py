@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vigilante.cli.arguments import config_args
-from vigilante.config import load_config
+from vigilante.cli.arguments import config_args, load
 from vigilante.generate import (DEMO_APP_PREFIX, RECORD_NAME, find_orphans, next_record, refuse_foreign_targets,
                                 render_all, stale_files, user_targets)
 from vigilante.output_files import OutputError, WrittenRecord, check_target, write_text
@@ -25,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load(args)
     inputs = () if config.source == "<defaults>" else (config.source,)
     root = Path(args.root)
     if root.exists() and not root.is_dir():

@@ -6,8 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from vigilante.cli.arguments import config_args
-from vigilante.config import load_config
+from vigilante.cli.arguments import config_args, load
 from vigilante.errors import UserError
 from vigilante.prometheus.prometheus_config import CONFIG_NAME, write_prometheus_config
 
@@ -45,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load(args)
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out}: exists and is not a folder")
     scorers = args.scorer or [f"127.0.0.1:{config.scorer.listen_port}"]
@@ -54,5 +53,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print(f"app job {config.app.job!r} (namespace {config.app.namespace!r}) at {', '.join(args.target)}; "
           f"scorer job {config.scorer.job!r} at {', '.join(scorers)}")
-    print(f"run: prometheus --config.file={args.out / CONFIG_NAME}")
+    # Prometheus' own defaults are every interface and ./data: loopback and a folder of its own instead.
+    print(f"run: prometheus --config.file={args.out / CONFIG_NAME} --web.listen-address=127.0.0.1:9090 "
+          f"--storage.tsdb.path={args.out / 'data'}")
     return 0

@@ -8,13 +8,12 @@ import math
 import time
 from pathlib import Path
 
-from vigilante.cli.arguments import config_args, config_files
-from vigilante.config import load_config
+from vigilante.cli.arguments import config_args, config_files, load
+from vigilante.config import Config, load_config, time_scale_line, time_scaled
 from vigilante.errors import UserError
 from vigilante.output_files import atomic_open, check_target
 from vigilante.prometheus.api import PrometheusError
-from vigilante.service.serve import (collect_live, compress_time, csv_row, csv_writer, feature_source, log, parse_duration,
-                                     serve)
+from vigilante.service.serve import collect_live, csv_row, csv_writer, feature_source, log, parse_duration, serve
 from vigilante.service.state_file import prepare_state_file
 
 
@@ -24,26 +23,42 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="least severe log messages written to stderr (default: INFO)")
     parser.add_argument("--tick-seconds", type=float, metavar="SECONDS",
-                        help="compress time for a trial: tick every SECONDS instead of scorer.tick_seconds, with every "
-                             "window (hold, relearn, half-lives, bootstrap history) scaled alike; printed at start")
+                        help="another way to set trial.time_scale for this command alone: tick every SECONDS "
+                             "instead of scorer.tick_seconds. Prefer VIGILANTE_TRIAL__TIME_SCALE, which every "
+                             "command reads (a model trained without it is refused)")
+
+
+def serve_config(config_path: str | None, tick_seconds: float | None) -> tuple[Config, str | None]:
+    """The configuration ``serve`` runs with, and the line that says how time is compressed (or None).
+
+    ``--tick-seconds S`` is ``trial.time_scale`` = ``scorer.tick_seconds / S`` on top of any
+    configured one, said in the line with the variable that gives every command the same.
+    """
+    config = load_config(config_path)
+    if tick_seconds is None:
+        return config, time_scale_line(config)
+    if not (math.isfinite(tick_seconds) and tick_seconds > 0):
+        raise UserError(f"--tick-seconds must be a positive number of seconds, got {tick_seconds:g}")
+    config = time_scaled(config, config.scorer.tick_seconds / tick_seconds)
+    scale = f"{config.trial.time_scale:g}"
+    return config, (f"--tick-seconds {tick_seconds:g} is trial.time_scale {scale}: set "
+                    f"VIGILANTE_TRIAL__TIME_SCALE={scale} instead, so that check, collect, train and "
+                    f"prometheus-config run at the same pace; {time_scale_line(config) or 'time as configured'}")
 
 
 def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.time()
-    config = load_config(args.config)
-    line = None
-    if args.tick_seconds is not None:
-        config, line = compress_time(config, args.tick_seconds)
+    config, line = serve_config(args.config, args.tick_seconds)
     # Before anything else: a state path that is an input, not a state, or in use is refused here.
     with prepare_state_file(config, started):
         if line:
             log.info("%s", line)
-            if args.tick_seconds < config.prometheus.evaluation_interval_seconds:
-                log.warning("ticks every %g s read recording rules evaluated every %g s: set "
-                            "prometheus.evaluation_interval_seconds (and the scrape interval) as short in the "
-                            "Prometheus configuration, or ticks repeat the same values", args.tick_seconds,
-                            config.prometheus.evaluation_interval_seconds)
+        if config.scorer.tick_seconds < config.prometheus.evaluation_interval_seconds:
+            log.warning("ticks every %g s read recording rules evaluated every %g s: set "
+                        "prometheus.evaluation_interval_seconds (and the scrape interval) as short in the "
+                        "Prometheus configuration, or ticks repeat the same values", config.scorer.tick_seconds,
+                        config.prometheus.evaluation_interval_seconds)
         return serve(config, args.port, started)
 
 
@@ -58,7 +73,7 @@ def collect_arguments(parser: argparse.ArgumentParser) -> None:
 def run_collect(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_target(out, inputs=config_files(args))  # before reading anything: --out must not be --config
-    config = load_config(args.config)
+    config = load(args)
     source = feature_source(config)
     step = config.scorer.tick_seconds
     if args.history:

@@ -4,12 +4,12 @@ The live service (``vigilante serve``) and ``vigilante backtest`` run the same
 :class:`Detector`, one call per tick::
 
     detector = Detector.fit(config.scorer, training_rows)   # rows: (unix_seconds, {feature: value})
-    # or: detector = Detector.load(config.scorer.state_path, config.scorer)
+    # or: detector = Detector.load("state.json", config.scorer)
     result = detector.step(timestamp, {"requests_per_second": 12.3, ...})
     result.score, result.threshold, result.decision          # export these three
     result.learned, result.skipped, result.rebaselined       # why it did (not) learn
     result.attribution                                       # {feature: share of the score}, when above
-    detector.save(config.scorer.state_path)                  # atomic; StateError on a bad file
+    detector.save("state.json")                              # atomic; StateError on a bad file
 
 What the numbers mean:
 

@@ -93,7 +93,7 @@ class StepResult:
     learned: bool
     skipped: str | None  # None, "gap" (a missing value) or "anomalous" (above the threshold)
     rebaselined: bool = False
-    attribution: dict[str, float] | None = None
+    attribution: dict[str, float] | None = None  # each feature's share of the score, adding up to 1
 
     @property
     def above(self) -> bool:
@@ -399,15 +399,17 @@ class Detector:
         return True
 
     def _attribute(self, u: Mapping[str, float], score: float) -> dict[str, float]:
-        """How much of the score each feature drives: the drop when it is put back on its baseline."""
-        out = {}
+        """Each feature's share of the score (the shares add up to 1; all 0 when none drives it): its part
+        of the drops in score when each feature in turn is put back on its baseline."""
+        drops = {}
         for f in self.features:
             calm = dict(u)
             for n in self.derived_names(f):
                 if n in calm:
                     calm[n] = self.limits[n].apply(0.0)
-            out[f] = round(max(score - self._score(calm), 0.0), 6)
-        return out
+            drops[f] = max(score - self._score(calm), 0.0)
+        total = sum(drops.values())
+        return {f: round(drop / total, 6) if total > 0 else 0.0 for f, drop in drops.items()}
 
     # --- state --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from vigilante.prometheus.api import MalformedAnswer, PrometheusError, Prometheu
 from vigilante.scorer import Detector
 from vigilante.service.metrics import ScorerMetrics
 from vigilante.service.phase import RulePhase, next_tick_after
+from vigilante.service.state_file import state_path
 from vigilante.service.warm_start import NotWarmError, WarmStart, warm_start
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class ScorerService:
     def __init__(self, config: Config, features: FeatureSource, metrics: ScorerMetrics,
                  clock: Callable[[], float] = time.time, phase: Callable[[], RulePhase | None] | None = None):
         self.config = config
+        self.state = state_path(config)
         self.features = features
         self.metrics = metrics
         self.clock = clock
@@ -157,7 +159,7 @@ class ScorerService:
         self.decision = result.decision
         if result.decision:
             top = sorted((result.attribution or {}).items(), key=lambda kv: -kv[1])[:3]
-            shares = ", ".join(f"{feature} {share:.0%}" for feature, share in top) or "no attribution"
+            shares = ", ".join(f"{feature} {share:.0%}" for feature, share in top if share > 0) or "no attribution"
             log.warning("tick %s: decision 1 (anomaly): score %.4f above threshold %.4f; by feature: %s",
                         _iso(result.timestamp), result.score, result.threshold, shares)
         else:
@@ -200,12 +202,12 @@ class ScorerService:
             log.log(level, "no model state to save (the model never warmed)")
             return False
         try:
-            self.detector.save(self.config.scorer.state_path)
+            self.detector.save(self.state)
         except OutputError as exc:
             self.metrics.save_failures.inc()
-            log.error("could not save the model state to %s: %s", self.config.scorer.state_path, exc)
+            log.error("could not save the model state to %s: %s", self.state, exc)
             return False
-        log.log(level, "model state saved to %s", self.config.scorer.state_path)
+        log.log(level, "model state saved to %s", self.state)
         return True
 
     def lock_phase(self) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from vigilante.config import Config
+from vigilante.config import Config, spoken_duration
 from vigilante.errors import UserError
 from vigilante.output_files import atomic_open, check_target
 from vigilante.prometheus.api import PrometheusAPI, PrometheusError
@@ -57,38 +57,6 @@ def feature_source(config: Config, observe=None, cancel: threading.Event | None 
 
 
 # --- serve ---------------------------------------------------------------------------
-
-
-def compress_time(config: Config, tick_seconds: float) -> tuple[Config, str]:
-    """``config`` with ticks of ``tick_seconds`` and every window shortened alike, and a line saying so.
-
-    Every scorer duration (hold, relearning, half-lives, saves) and the bootstrap history
-    shrink by the same factor as the tick, so the model sees the same number of ticks in
-    each window as at the configured interval: minutes of trying instead of hours.
-
-    >>> cfg, line = compress_time(Config(), 1)
-    >>> cfg.scorer.tick_seconds, cfg.scorer.hold_seconds, round(cfg.service.bootstrap_hours * 3600)
-    (1.0, 4.0, 480)
-    >>> print(line)
-    time compressed 15x: tick 1 s; hold 4 s; relearn after 480 s; baseline half-life 30 s; bootstrap 480 s (480 ticks)
-    """
-    if not (math.isfinite(tick_seconds) and tick_seconds > 0):
-        raise UserError(f"--tick-seconds must be a positive number of seconds, got {tick_seconds:g}")
-    factor = config.scorer.tick_seconds / tick_seconds
-    s = config.scorer
-    compressed = (config.replace("scorer", tick_seconds=float(tick_seconds), hold_seconds=s.hold_seconds / factor,
-                                 relearn_after_seconds=s.relearn_after_seconds / factor,
-                                 baseline_half_life_seconds=s.baseline_half_life_seconds / factor,
-                                 trend_half_life_seconds=s.trend_half_life_seconds / factor,
-                                 context_half_lives_seconds=[h / factor for h in s.context_half_lives_seconds])
-                  .replace("service", bootstrap_hours=config.service.bootstrap_hours / factor,
-                           save_every_seconds=config.service.save_every_seconds / factor))
-    c, t = compressed.scorer, float(tick_seconds)
-    bootstrap = compressed.service.bootstrap_hours * 3600
-    line = (f"time compressed {factor:g}x: tick {t:g} s; hold {c.hold_seconds:g} s; relearn after "
-            f"{c.relearn_after_seconds:g} s; baseline half-life {c.baseline_half_life_seconds:g} s; "
-            f"bootstrap {bootstrap:g} s ({round(bootstrap / t)} ticks)")
-    return compressed, line
 
 
 def serve(config: Config, port: int | None, started: float) -> int:
@@ -200,7 +168,7 @@ def _progress(done: int, total: int, gaps: int, step: float) -> None:
     filled = int(width * done / total)
     left = (total - done) * step
     print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows, {gaps} with gaps, "
-          f"{left / 60:.1f} min left", end="", file=sys.stderr, flush=True)
+          f"{spoken_duration(left)} left", end="", file=sys.stderr, flush=True)
 
 
 MAX_DURATION_SECONDS = 365 * 86400.0

@@ -19,13 +19,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from vigilante.config import Config
-from vigilante.escaping import label_value
+from vigilante.config import Config, spoken_duration
+from vigilante.escaping import label_value, prometheus_duration
 from vigilante.prometheus.api import PrometheusAPI, PrometheusError
 from vigilante.rules.recording import RecordedSeries
 from vigilante.scorer.detector import MIN_TRAIN_ROWS
+from vigilante.service.state_file import state_path
 
 LATENCY_WINDOW = "5m"
 
@@ -136,21 +136,24 @@ def check_latency_buckets(config: Config, api: PrometheusAPI, at: float) -> Find
 
 def check_history(config: Config, api: PrometheusAPI, at: float) -> Finding:
 
-    if Path(config.scorer.state_path).exists():
-        return Finding("history", True, f"a saved model at {config.scorer.state_path}: no history needed")
+    state = state_path(config)
+    if state.exists():
+        return Finding("history", True, f"a saved model at {state}: no history needed")
     names = RecordedSeries(config)
     tick = config.scorer.tick_seconds
     window = config.service.bootstrap_hours * 3600
     need = MIN_TRAIN_ROWS * tick
     recorded = names.requests("1m") + names.selector()
-    earliest = api.scalar(f"min(min_over_time(timestamp({recorded})[{window:.0f}s:{tick:g}s]))", at)
+    # PromQL durations take no fractions: a trial's tick of 15/7 s is 2143ms.
+    subquery = f"[{prometheus_duration(window)}:{prometheus_duration(tick)}]"
+    earliest = api.scalar(f"min(min_over_time(timestamp({recorded}){subquery}))", at)
     held = 0.0 if earliest is None else max(0.0, at - earliest)
     if held >= need:
-        return Finding("history", True, f"{held / 60:.1f} min of recorded features: enough to warm (needs "
-                                        f"{need / 60:g} min; trains on up to {window / 3600:g} h)")
-    return Finding("history", False, f"{held / 60:.1f} min of recorded features; the scorer warms after "
-                                     f"{need / 60:g} min ({MIN_TRAIN_ROWS} ticks of {tick:g} s): wait "
-                                     f"{(need - held) / 60:.1f} min, or give service.training_csv")
+        return Finding("history", True, f"{spoken_duration(held)} of recorded features: enough to warm (needs "
+                                        f"{spoken_duration(need)}; trains on up to {spoken_duration(window)})")
+    return Finding("history", False, f"{spoken_duration(held)} of recorded features; the scorer warms after "
+                                     f"{spoken_duration(need)} ({MIN_TRAIN_ROWS} ticks of {tick:g} s): wait "
+                                     f"{spoken_duration(need - held)}, or give service.training_csv")
 
 
 CHECKS = (check_app_series, check_recording_rules, check_latency_buckets, check_history)

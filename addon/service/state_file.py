@@ -43,6 +43,35 @@ TEMPORARY_NAME = r"\.{name}\.[a-z0-9_]{{8}}"
 """The names of ``atomic_open``'s temporary files beside a target ``name`` (``tempfile.mkstemp``'s)."""
 
 
+STATE_DIR_ENV = "XDG_STATE_HOME"
+"""The variable naming the per-user state directory (the XDG Base Directory one)."""
+
+
+def state_path(config: Config, create: bool = False) -> Path:
+    """The scorer's state file: ``scorer.state_path``, else ``<scorer.job>.state.json`` in the per-user
+    state directory (``$XDG_STATE_HOME/vigilante``, else ``~/.local/state/vigilante``), which
+    ``create`` makes, readable by its owner only. A state is never dropped into the app's working
+    directory unasked.
+
+    >>> state_path(Config().replace("scorer", state_path="/var/lib/vigilante/state.json"))
+    PosixPath('/var/lib/vigilante/state.json')
+    >>> state_path(Config()).name
+    'vigilante-scorer.state.json'
+    """
+    if config.scorer.state_path:
+        return Path(config.scorer.state_path).expanduser()
+    base = os.environ.get(STATE_DIR_ENV) or os.path.join(os.path.expanduser("~"), ".local", "state")
+    folder = Path(base) / "vigilante"
+    if create:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{folder}: cannot create the scorer's state directory ({exc.strerror}): set "
+                              f"scorer.state_path, or ${STATE_DIR_ENV}") from None
+    # A job may hold any character but a quote, a backslash or '$': keep the name a plain file name.
+    return folder / (re.sub(r"[^A-Za-z0-9._-]", "_", config.scorer.job) + ".state.json")
+
+
 @contextlib.contextmanager
 def prepare_state_file(config: Config, started: float) -> Iterator[Path]:
     """Check and lock ``scorer.state_path`` for the life of the block; the lock goes with the process.
@@ -51,7 +80,7 @@ def prepare_state_file(config: Config, started: float) -> Iterator[Path]:
     ``serve``, holds a file that is not a scorer state, or another ``serve`` holds it.
     Temporary files of an interrupted save, older than ``started``, are removed.
     """
-    state = Path(config.scorer.state_path)
+    state = state_path(config, create=True)
     inputs = [p for p in (config.source if config.source != "<defaults>" else "", config.service.training_csv) if p]
     check_target(state, inputs=inputs)
     with state_lock(state):

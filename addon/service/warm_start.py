@@ -13,14 +13,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vigilante.config import Config
+from vigilante.config import Config, spoken_duration
 from vigilante.service.feature_source import FeatureSource
 from vigilante.prometheus.api import PrometheusError
 from vigilante.scorer.features import histogram_buckets
 from vigilante.scorer import Detector, ScorerError, StateError, TrainingError
 from vigilante.scorer.errors import NotAStateError
 from vigilante.scorer.series import in_clock_order, read_series
-from vigilante.service.state_file import set_aside
+from vigilante.service.state_file import set_aside, state_path
 
 CLOCK_SKEW_SECONDS = 30.0
 """How far a saved model's last tick may be ahead of the clock and still be used (another
@@ -47,7 +47,7 @@ def warm_start(config: Config, features: FeatureSource, now: float) -> WarmStart
     """The first way that yields a trained model; :class:`NotWarmError` if none does."""
     notes: list[str] = []
     broken = ""
-    state = Path(config.scorer.state_path)
+    state = state_path(config)
     if state.exists():
         try:
             detector = Detector.load(state, config.scorer)
@@ -108,10 +108,11 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
     try:
         detector = Detector.fit(config.scorer, [(r.timestamp, r.values) for r in rows], histogram_buckets(config))
     except TrainingError as exc:
-        held = (complete[-1].timestamp - complete[0].timestamp) / 3600 if complete else 0.0
+        held = complete[-1].timestamp - complete[0].timestamp if complete else 0.0
         raise TrainingError(
-            f"{exc} (Prometheus holds {len(complete)} complete ticks spanning {held:.2f} h of the "
-            f"{config.service.bootstrap_hours:g} h bootstrap window; check its retention, or wait)") from None
+            f"{exc} (Prometheus holds {len(complete)} complete ticks spanning {spoken_duration(held)} of the "
+            f"{spoken_duration(config.service.bootstrap_hours * 3600)} bootstrap window; check its retention, "
+            "or wait)") from None
     return detector
 
 
