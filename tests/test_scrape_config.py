@@ -90,7 +90,7 @@ def test_pod_discovery_keeps_running_app_pods_and_labels_them(tmp_path, promethe
         pod("ticket-app-7d9f-debugport", __meta_kubernetes_pod_container_port_name="debug"),
     ]))
     job = {"job_name": cfg.app.job, "file_sd_configs": [{"files": [str(targets)]}],
-           "relabel_configs": pod_relabel_configs(cfg.kubernetes.app_pod_selector, cfg.kubernetes.app_metrics_port)}
+           "relabel_configs": pod_relabel_configs(cfg.app_pod_selector, cfg.kubernetes.app_metrics_port)}
     prom = prometheus_factory(scrape_configs=[job])
 
     result = prom.wait_for("up == 1", timeout=30)
