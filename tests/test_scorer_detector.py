@@ -279,9 +279,29 @@ def test_one_freak_row_in_a_short_training_does_not_hide_a_doubling():
     assert doubled.score > doubled.threshold, (doubled.score, doubled.threshold)
 
 
+def test_a_change_far_beyond_anything_in_training_scores_far_more_than_a_modest_one(trained):
+    # The score keeps growing with the size of the change: severity is not lost past the training range.
+    cfg, rows = trained
+    scores = {}
+    for factor in (1.5, 3.0, 30.0):
+        d = Detector.fit(cfg, rows)
+        scores[factor] = d.step(400 * TICK, {"value": factor * value_on_baseline(d)}).score
+    assert scores[1.5] > 0 and scores[3.0] > 2.5 * scores[1.5] and scores[30.0] > 5 * scores[3.0]
+
+
 def test_a_drop_to_zero_that_lasts_is_an_incident_far_above_the_threshold(trained):
     cfg, rows = trained
     d = Detector.fit(small_config(hold_seconds=4 * TICK, at_once_ratio=2.0), rows)
     results = [d.step((400 + i) * TICK, {"value": 0.0}) for i in range(3)]
     assert all(r.score >= 2 * r.threshold for r in results)
     assert [r.decision for r in results] == [0, 1, 1]
+
+
+def test_the_quantile_members_learn_every_value_and_the_trees_only_normal_ones(trained):
+    d = fresh(trained)
+    history = len(d.excess["value"].history)
+    learned = d.ticks_learned
+    r = d.step(400 * TICK, {"value": 500.0})
+    assert r.skipped == "anomalous" and d.ticks_learned == learned
+    assert len(d.excess["value"].history) == min(history + 1, d.excess["value"].history.maxlen)
+    assert d.excess["value"].history[-1] == 500.0
