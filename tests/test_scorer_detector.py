@@ -48,10 +48,12 @@ def test_a_slow_ramp_is_followed_by_the_baseline_and_does_not_alert(trained):
 
 
 def test_for_a_rise_only_feature_the_end_of_a_burst_is_not_a_new_anomaly():
-    rows = normal_rows(400, features=("errors_per_second",))
-    after = normal_rows(200, start=400, seed=8, features=("errors_per_second",))
+    # two features: with one, only its quantile member opens an episode, and it judges values, not baselines
+    features = ("errors_per_second", "requests_per_second")
+    rows = normal_rows(400, features=features)
+    after = normal_rows(200, start=400, seed=8, features=features)
     for two_sided in (False, True):
-        cfg = small_config(features=("errors_per_second",), rise_only_features=() if two_sided else ("errors_per_second",))
+        cfg = small_config(features=features, rise_only_features=() if two_sided else ("errors_per_second",))
         d = Detector.fit(cfg, rows)
         # the baseline has drifted up (say, by a mild burst partly learned), then errors return to normal
         d.baselines["errors_per_second"].level += 20 * d.noise["errors_per_second"]
@@ -305,3 +307,38 @@ def test_the_quantile_members_learn_every_value_and_the_trees_only_normal_ones(t
     assert r.skipped == "anomalous" and d.ticks_learned == learned
     assert len(d.excess["value"].history) == min(history + 1, d.excess["value"].history.maxlen)
     assert d.excess["value"].history[-1] == 500.0
+
+
+def _nudged_above_its_quantiles(d: Detector, feature: str) -> float:
+    """A value just past the member's high quantile, its threshold made tiny: it is above, the trees are not."""
+    member = d.excess[feature]
+    member.threshold = 1e-9
+    return member.quantile(0.95) * 1.001
+
+
+def test_with_several_features_one_quantile_member_alone_opens_no_episode_and_two_together_do():
+    features = ("a", "b", "c")
+    d = Detector.fit(small_config(features=features, hold_seconds=TICK), normal_rows(400, features=features))
+    normal = dict(normal_rows(1, start=400, features=features)[0][1])
+    normal["a"] = _nudged_above_its_quantiles(d, "a")
+    alone = [d.step((400 + i) * TICK, normal) for i in range(3)]
+    assert [r.decision for r in alone] == [0, 0, 0] and all(r.score <= r.threshold for r in alone)
+    normal["b"] = _nudged_above_its_quantiles(d, "b")
+    together = d.step(403 * TICK, normal)
+    assert together.score > together.threshold and together.decision == 1
+
+
+def test_with_one_feature_the_trees_alone_open_no_episode_but_hold_one_open(trained):
+    cfg, rows = trained
+    d = Detector.fit(small_config(hold_seconds=TICK), rows)
+    member = d.excess["value"]
+    calibrated = member.threshold
+    member.threshold = 1e12  # the member sees nothing: only the trees are above
+    quiet = [d.step((400 + i) * TICK, {"value": 3 * value_on_baseline(d)}) for i in range(5)]
+    assert all(r.score > r.threshold for r in quiet) and [r.decision for r in quiet] == [0] * 5
+    member.threshold = calibrated
+    opened = d.step(405 * TICK, {"value": 1000.0})
+    assert opened.decision == 1
+    member.threshold = 1e12
+    held = [d.step((406 + i) * TICK, {"value": 3 * value_on_baseline(d)}) for i in range(5)]
+    assert [r.decision for r in held] == [1] * 5

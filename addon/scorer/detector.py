@@ -19,8 +19,10 @@ One tick goes through the same steps, live or replayed:
    the trees' threshold, the larger of the two is the score;
 4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``,
    or on the second tick in a row above it when it is ``at_once_ratio`` times the
-   threshold or more (a single tick far out is a glitch as often as an incident); above
-   it by the trees alone, for at least :data:`TREES_ALONE_TICKS` ticks in a row;
+   threshold or more (a single tick far out is a glitch as often as an incident). With a
+   single feature, only its quantile member opens an episode, and the trees may keep it open:
+   on real series, what the trees alone found there was mostly single-row excursions on rows a
+   minute or an hour apart, while a member forgets a lasting change within a few dozen rows;
 5. the learning policy: a tick with a missing value (a gap) or whose trees' score is above
    the threshold is not learned by the trees, and the baselines only coast along their trend
    (the quantile members learn every value they see: quantiles barely move for a few incident
@@ -92,10 +94,6 @@ EXCESS_FALSE_SECONDS = 7 * 86400.0
 each member's threshold is the score its training rows' tail says one tick in that many exceeds."""
 CORROBORATING_MEMBERS = 2
 """Quantile members that must be beyond their thresholds together when there are that many features."""
-TREES_ALONE_TICKS = 3
-"""Ticks in a row the trees alone (no quantile member above its threshold) must stay above the
-threshold before the decision turns to 1, whatever the hold: on rows a minute or an hour apart
-a hold of 60 s is one row, and the trees' single-row excursions there were mostly false."""
 
 Row = tuple[float, Mapping[str, "float | None"]]
 
@@ -146,6 +144,7 @@ class Detector:
         self.normalizers: list[float] = []
         self.threshold = math.inf
         self.hold = HoldDecision(self.ticks.hold_ticks)
+        self.decision = 0  # the last tick's: the trees may hold an episode open that they could not open
         self.above_recent: deque = deque(maxlen=max(self.ticks.relearn_after_ticks, 1))
         self.persistent_run = 0
         self.recent: dict[str, deque] = {f: deque(maxlen=STEADY_TICKS) for f in self.features}
@@ -352,8 +351,9 @@ class Detector:
         above = score > self.threshold
         ratio = self.config.at_once_ratio
         decision = self.hold.update(above, at_once=bool(ratio) and score >= ratio * self.threshold)
-        if decision and excess <= self.threshold and self.hold.run < TREES_ALONE_TICKS:
-            decision = 0  # the trees alone: not on a row or two
+        if decision and excess <= self.threshold and len(self.features) == 1 and not self.decision:
+            decision = 0  # one feature: only its quantile member opens an episode (see step 4 above)
+        self.decision = decision
         for f, value in y.items():
             self.recent[f].append(value)
 

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from vigilante.scorer.detector import Detector  # for the annotations only: the detector imports this module
 
 FORMAT = "vigilante-scorer-state"
-SCHEMA_VERSION = 4  # 4: plain JSON data (vigilante.scorer.codec); 3 and older were pickles, never loaded
+SCHEMA_VERSION = 5  # 5: the quantile members beside the trees; 4: plain JSON data (vigilante.scorer.codec); 3 and older were pickles, never loaded
 """3: the trees saved as arrays (vigilante.scorer.forest_state); 2: windows configured in seconds."""
 
 HEADER_LIMIT = 64 * 1024
