@@ -342,3 +342,14 @@ def test_with_one_feature_the_trees_alone_open_no_episode_but_hold_one_open(trai
     member.threshold = 1e12
     held = [d.step((406 + i) * TICK, {"value": 3 * value_on_baseline(d)}) for i in range(5)]
     assert [r.decision for r in held] == [1] * 5
+
+
+def test_a_series_flat_in_training_that_comes_alive_is_accepted_within_the_bound_noise_included():
+    relearn = 40
+    cfg = small_config(relearn_after_seconds=relearn * TICK, hold_seconds=TICK)
+    d = Detector.fit(cfg, [(i * TICK, {"value": 0.0}) for i in range(400)])  # a counter nobody used yet
+    rng = random.Random(4)
+    alive = [d.step((400 + i) * TICK, {"value": 40000.0 * (1 + rng.gauss(0, 0.2))}).decision for i in range(400)]
+    assert alive[:relearn] == [1] * relearn  # an incident at first
+    # accepted, its spread with it, after at most twice the bound (and a hold): not alerting for good
+    assert alive[2 * relearn + 2:] == [0] * (len(alive) - 2 * relearn - 2)

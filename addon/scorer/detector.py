@@ -445,6 +445,10 @@ class Detector:
         for f, r in self.recent.items():
             if r:
                 self.baselines[f].reset(statistics.fmean(r))
+                if not steady and len(r) >= 2:
+                    # Accepted unsteady: its spread is the new normal too. Otherwise a series that
+                    # was flat in training and then came alive keeps every tick far above for good.
+                    self.noise[f] = max(self.noise[f], statistics.pstdev(r))
             self.context[f] = [0.0] * len(self.scales)
         self.persistent_run = 0
         window.clear()
