@@ -163,6 +163,21 @@ def test_train_skips_and_counts_rows_the_clock_disagrees_with(tmp_path, config, 
     assert "trained on 259 rows (260 read)" in captured.out
 
 
+def test_training_that_holds_a_repeated_or_empty_row_takes_the_next_rows_instead_of_refusing(tmp_path, config, capsys):
+    rows = normal_rows(100, features=FEATURES)
+    rows[30] = rows[29]  # a repeated timestamp, as a daylight-saving hour gives
+    rows[40][1]["errors_per_second"] = None
+    src = write(tmp_path / "in.csv", rows)
+    out = tmp_path / "o.csv"
+    assert main(["backtest", src, "--train-rows", "60", "--out", str(out), "--config", config]) == 0
+    err = capsys.readouterr().err
+    assert "fewer than 60 usable rows; trained on the first 62" in err, err
+    table = read_out(out)
+    assert len(table) == 1 + 40  # still one OUT row per INPUT row after --train-rows
+    assert [r[3:] for r in table[1:3]] == [["0", "training"]] * 2
+    assert all(r[4] != "training" for r in table[3:])
+
+
 def test_ragged_row(tmp_path, config, capsys):
     src = tmp_path / "in.csv"
     src.write_text("timestamp,requests_per_second,errors_per_second\n1,2,3\n16,2\n")

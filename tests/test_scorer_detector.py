@@ -48,10 +48,12 @@ def test_a_slow_ramp_is_followed_by_the_baseline_and_does_not_alert(trained):
 
 
 def test_for_a_rise_only_feature_the_end_of_a_burst_is_not_a_new_anomaly():
-    rows = normal_rows(400, features=("errors_per_second",))
-    after = normal_rows(200, start=400, seed=8, features=("errors_per_second",))
+    # two features: with one, only its quantile member opens an episode, and it judges values, not baselines
+    features = ("errors_per_second", "requests_per_second")
+    rows = normal_rows(400, features=features)
+    after = normal_rows(200, start=400, seed=8, features=features)
     for two_sided in (False, True):
-        cfg = small_config(features=("errors_per_second",), rise_only_features=() if two_sided else ("errors_per_second",))
+        cfg = small_config(features=features, rise_only_features=() if two_sided else ("errors_per_second",))
         d = Detector.fit(cfg, rows)
         # the baseline has drifted up (say, by a mild burst partly learned), then errors return to normal
         d.baselines["errors_per_second"].level += 20 * d.noise["errors_per_second"]
@@ -279,9 +281,75 @@ def test_one_freak_row_in_a_short_training_does_not_hide_a_doubling():
     assert doubled.score > doubled.threshold, (doubled.score, doubled.threshold)
 
 
+def test_a_change_far_beyond_anything_in_training_scores_far_more_than_a_modest_one(trained):
+    # The score keeps growing with the size of the change: severity is not lost past the training range.
+    cfg, rows = trained
+    scores = {}
+    for factor in (1.5, 3.0, 30.0):
+        d = Detector.fit(cfg, rows)
+        scores[factor] = d.step(400 * TICK, {"value": factor * value_on_baseline(d)}).score
+    assert scores[1.5] > 0 and scores[3.0] > 2.5 * scores[1.5] and scores[30.0] > 5 * scores[3.0]
+
+
 def test_a_drop_to_zero_that_lasts_is_an_incident_far_above_the_threshold(trained):
     cfg, rows = trained
     d = Detector.fit(small_config(hold_seconds=4 * TICK, at_once_ratio=2.0), rows)
     results = [d.step((400 + i) * TICK, {"value": 0.0}) for i in range(3)]
     assert all(r.score >= 2 * r.threshold for r in results)
     assert [r.decision for r in results] == [0, 1, 1]
+
+
+def test_the_quantile_members_learn_every_value_and_the_trees_only_normal_ones(trained):
+    d = fresh(trained)
+    history = len(d.excess["value"].history)
+    learned = d.ticks_learned
+    r = d.step(400 * TICK, {"value": 500.0})
+    assert r.skipped == "anomalous" and d.ticks_learned == learned
+    assert len(d.excess["value"].history) == min(history + 1, d.excess["value"].history.maxlen)
+    assert d.excess["value"].history[-1] == 500.0
+
+
+def _nudged_above_its_quantiles(d: Detector, feature: str) -> float:
+    """A value just past the member's high quantile, its threshold made tiny: it is above, the trees are not."""
+    member = d.excess[feature]
+    member.threshold = 1e-9
+    return member.quantile(0.95) * 1.001
+
+
+def test_with_several_features_one_quantile_member_alone_opens_no_episode_and_two_together_do():
+    features = ("a", "b", "c")
+    d = Detector.fit(small_config(features=features, hold_seconds=TICK), normal_rows(400, features=features))
+    normal = dict(normal_rows(1, start=400, features=features)[0][1])
+    normal["a"] = _nudged_above_its_quantiles(d, "a")
+    alone = [d.step((400 + i) * TICK, normal) for i in range(3)]
+    assert [r.decision for r in alone] == [0, 0, 0] and all(r.score <= r.threshold for r in alone)
+    normal["b"] = _nudged_above_its_quantiles(d, "b")
+    together = d.step(403 * TICK, normal)
+    assert together.score > together.threshold and together.decision == 1
+
+
+def test_with_one_feature_the_trees_alone_open_no_episode_but_hold_one_open(trained):
+    cfg, rows = trained
+    d = Detector.fit(small_config(hold_seconds=TICK), rows)
+    member = d.excess["value"]
+    calibrated = member.threshold
+    member.threshold = 1e12  # the member sees nothing: only the trees are above
+    quiet = [d.step((400 + i) * TICK, {"value": 3 * value_on_baseline(d)}) for i in range(5)]
+    assert all(r.score > r.threshold for r in quiet) and [r.decision for r in quiet] == [0] * 5
+    member.threshold = calibrated
+    opened = d.step(405 * TICK, {"value": 1000.0})
+    assert opened.decision == 1
+    member.threshold = 1e12
+    held = [d.step((406 + i) * TICK, {"value": 3 * value_on_baseline(d)}) for i in range(5)]
+    assert [r.decision for r in held] == [1] * 5
+
+
+def test_a_series_flat_in_training_that_comes_alive_is_accepted_within_the_bound_noise_included():
+    relearn = 40
+    cfg = small_config(relearn_after_seconds=relearn * TICK, hold_seconds=TICK)
+    d = Detector.fit(cfg, [(i * TICK, {"value": 0.0}) for i in range(400)])  # a counter nobody used yet
+    rng = random.Random(4)
+    alive = [d.step((400 + i) * TICK, {"value": 40000.0 * (1 + rng.gauss(0, 0.2))}).decision for i in range(400)]
+    assert alive[:relearn] == [1] * relearn  # an incident at first
+    # accepted, its spread with it, after at most twice the bound (and a hold): not alerting for good
+    assert alive[2 * relearn + 2:] == [0] * (len(alive) - 2 * relearn - 2)

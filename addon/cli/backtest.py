@@ -30,10 +30,13 @@ from vigilante.errors import UserError
 from vigilante.output_files import atomic_open, check_target
 from vigilante.scorer import Detector, TrainingError
 from vigilante.scorer.features import histogram_buckets
-from vigilante.scorer.series import SeriesError, clock_order, in_clock_order, read_series, skipped_summary
+from vigilante.scorer.detector import MIN_TRAIN_ROWS
+from vigilante.scorer.series import SeriesError, clock_order, in_clock_order, read_series, skipped_summary, training_span
 from vigilante.service.state_file import state_lock, state_path
 
 PROGRESS_EVERY_SECONDS = 5.0
+TRAINING = "training"
+"""The ``skipped`` reason of a row after ``--train-rows`` that training took to reach its least usable rows."""
 
 
 def _load(args: argparse.Namespace):
@@ -101,7 +104,12 @@ def run_backtest(args: argparse.Namespace) -> int:
     if args.train_rows > len(records):
         raise UserError(f"--train-rows {args.train_rows} but {args.input} has only {len(records)} rows")
     reasons = clock_order(records)  # over the whole file: a scored row may go back before training's end
-    detector = _fit(cfg, records[: args.train_rows])
+    span = training_span(records, args.train_rows, cfg.scorer.features, MIN_TRAIN_ROWS)
+    detector = _fit(cfg, records[:span])
+    if span > args.train_rows:
+        print(f"backtest: the first {args.train_rows} rows hold fewer than {MIN_TRAIN_ROWS} usable rows; trained on the "
+              f"first {span} (the {span - args.train_rows} after --train-rows are written with skipped={TRAINING})",
+              file=sys.stderr)
     rest = records[args.train_rows :]
     started = last_report = time.monotonic()
     alerts = episodes = previous = 0
@@ -110,6 +118,9 @@ def run_backtest(args: argparse.Namespace) -> int:
         writer = csv.writer(fh)
         writer.writerow(["timestamp", "score", "threshold", "alert", "skipped"])
         for i, ((ts, text, values), reason) in enumerate(zip(rest, reasons[args.train_rows :]), 1):
+            if args.train_rows + i <= span:
+                writer.writerow([text, f"{0.0:.6f}", f"{detector.threshold:.6f}", 0, TRAINING])
+                continue
             if reason:
                 # Not a new tick: what the scorer exports stays as it was, and nothing is learned.
                 writer.writerow([text, f"{score:.6f}", f"{detector.threshold:.6f}", previous, reason])

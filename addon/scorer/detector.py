@@ -9,14 +9,24 @@ One tick goes through the same steps, live or replayed:
    itself and short exponential averages, of the deviation clipped to ``context_clip``)
    and each is mapped into [0, 1] by limits learned on the training rows, with headroom;
 3. river's Half-Space Trees score it, one model per feature (or one joint model); each
-   model's score becomes "times less mass than the rarest training ticks" and the
-   maximum over the models is the score; the threshold is a high quantile of training
-   scores from trees that did not learn those rows, widened when there are few of them;
+   model's score becomes "times less mass than the rarest training ticks"; the threshold
+   is a high quantile of training scores from trees that did not learn those rows, widened
+   when there are few of them;
+3b. beside the trees, each feature's raw value is compared with the outer quantiles of its
+   own last values (:mod:`.quantile_excess`): a score that keeps growing with the size of the
+   change, whose threshold is extrapolated from the tail of its training scores to one tick
+   a week over all features (at least 1.5 spreads). Scaled so that this threshold lands on
+   the trees' threshold, the larger of the two is the score;
 4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``,
    or on the second tick in a row above it when it is ``at_once_ratio`` times the
-   threshold or more (a single tick far out is a glitch as often as an incident);
-5. the learning policy: a tick with a missing value (a gap) or above the threshold is not
-   learned, and the baselines only coast along their trend; the trees learn every other
+   threshold or more (a single tick far out is a glitch as often as an incident). With a
+   single feature, only its quantile member opens an episode, and the trees may keep it open:
+   on real series, what the trees alone found there was mostly single-row excursions on rows a
+   minute or an hour apart, while a member forgets a lasting change within a few dozen rows;
+5. the learning policy: a tick with a missing value (a gap) or whose trees' score is above
+   the threshold is not learned by the trees, and the baselines only coast along their trend
+   (the quantile members learn every value they see: quantiles barely move for a few incident
+   rows; and a tick only they find unusual, a ramp beyond its recent range, is learned); the trees learn every other
    tick, and the baselines follow it by bounded steps (``baseline_clip``: a ramp is
    followed, a jump is not). Once the score was above the threshold for half of the last
    ``relearn_after_seconds`` and the last values are steady, the baselines are re-set on
@@ -65,10 +75,11 @@ from vigilante.config import ScorerConfig
 from vigilante.scorer.baseline import HoltBaseline, alpha_for
 from vigilante.scorer.errors import TrainingError
 from vigilante.scorer.forest_state import pack, unpack
+from vigilante.scorer.quantile_excess import QuantileExcess, tail_threshold
 from vigilante.scorer.state import load_state, save_state
 from vigilante.scorer.threshold import HoldDecision, calibrate_threshold, small_sample_factor, trimmed_quantile
 from vigilante.scorer.timing import TickScale, observed_spacing
-from vigilante.scorer.transforms import FeatureTransform, Limits
+from vigilante.scorer.transforms import FeatureTransform, Limits, grain
 
 MIN_TRAIN_ROWS = 60
 # The least training range of a derived feature, in noise units (+-2 sigma) before headroom: a
@@ -78,6 +89,11 @@ MIN_LIMIT_WIDTH = 4.0
 STEADY_TICKS = 20  # ticks whose spread tells whether a lasting shift has settled
 HELD_OUT_FOLDS = 2  # the threshold is calibrated on scores of rows the scoring models did not learn
 STEADY_SPREAD = 3.0  # "steady": the spread of those ticks is within this many noise units
+EXCESS_FALSE_SECONDS = 7 * 86400.0
+"""The quantile members may put one tick above their thresholds this often, all features together:
+each member's threshold is the score its training rows' tail says one tick in that many exceeds."""
+CORROBORATING_MEMBERS = 2
+"""Quantile members that must be beyond their thresholds together when there are that many features."""
 
 Row = tuple[float, Mapping[str, "float | None"]]
 
@@ -91,7 +107,7 @@ class StepResult:
     threshold: float
     decision: int
     learned: bool
-    skipped: str | None  # None, "gap" (a missing value) or "anomalous" (above the threshold)
+    skipped: str | None  # None, "gap" (a missing value) or "anomalous" (the trees' score above the threshold)
     rebaselined: bool = False
     attribution: dict[str, float] | None = None  # each feature's share of the score, adding up to 1
 
@@ -124,9 +140,11 @@ class Detector:
         self.limits: dict[str, Limits] = {}
         self.groups: list[tuple[str, ...]] = []
         self.models: list[HalfSpaceTrees] = []
+        self.excess: dict[str, QuantileExcess] = {}
         self.normalizers: list[float] = []
         self.threshold = math.inf
         self.hold = HoldDecision(self.ticks.hold_ticks)
+        self.decision = 0  # the last tick's: the trees may hold an episode open that they could not open
         self.above_recent: deque = deque(maxlen=max(self.ticks.relearn_after_ticks, 1))
         self.persistent_run = 0
         self.recent: dict[str, deque] = {f: deque(maxlen=STEADY_TICKS) for f in self.features}
@@ -180,6 +198,7 @@ class Detector:
             self.noise[f] = max(mad, 0.1 * float(deviations[f].std()), floor, 1e-9)
             floor_share[f] = floor / self.noise[f]
             self.baselines[f] = self._warm_baseline(ys[f])
+            self.excess[f] = self._fit_excess(f, values[f], (buckets or {}).get(f, ()))
         derived_rows = []
         for i in range(len(complete)):
             y = {f: float(ys[f][i]) for f in self.features}
@@ -234,6 +253,13 @@ class Detector:
         self.last_timestamp = float(complete[-1][0])
         return self
 
+    def _fit_excess(self, feature: str, values: np.ndarray, buckets: Sequence[float]) -> QuantileExcess:
+        """The feature's quantile member, its threshold from the tail of its training scores."""
+        member, scores = QuantileExcess.replay(values, grain(feature, values, buckets), feature in self.config.rise_only_features)
+        rate = self.ticks.spacing_seconds / (EXCESS_FALSE_SECONDS * len(self.features))
+        member.threshold = max(member.threshold, tail_threshold(scores, rate))
+        return member
+
     def _held_out_raw_scores(self, unit_rows: Sequence[Mapping[str, float]], folds: int = HELD_OUT_FOLDS) -> np.ndarray:
         """River's score of every training row by models learned on the other folds only."""
         c = self.config
@@ -283,13 +309,27 @@ class Detector:
     def _to_unit(self, derived: Mapping[str, float]) -> dict[str, float]:
         return {n: self.limits[n].apply(v) for n, v in derived.items()}
 
-    def _score(self, u: Mapping[str, float]) -> float:
-        best = 0.0
+    def _parts(self, u: Mapping[str, float], raw: Mapping[str, float]) -> tuple[float, float]:
+        """The trees' score and the quantile members', each on the detector's scale: a member's
+        score is scaled so that its own threshold lands on the detector's."""
+        trees = 0.0
         for group, model, q in zip(self.groups, self.models, self.normalizers):
             x = {n: u[n] for n in group if n in u}
             if x:  # a model whose features are all missing has nothing to say
-                best = max(best, q / max(1.0 - model.score_one(x), 1e-9))
-        return best
+                trees = max(trees, q / max(1.0 - model.score_one(x), 1e-9))
+        excess = 0.0
+        if math.isfinite(self.threshold):
+            members = sorted(self.excess[f].score(v) / self.excess[f].threshold for f, v in raw.items())
+            # With several features, the members speak only when two agree: one feature beyond its
+            # quantiles alone (a few errors in a quiet hour) is what the trees are there to judge.
+            agree = min(CORROBORATING_MEMBERS, len(self.features))
+            if len(members) >= agree:
+                excess = self.threshold * members[-agree]
+        return trees, excess
+
+    def _score(self, u: Mapping[str, float], raw: Mapping[str, float]) -> float:
+        """The ensemble's score: the larger of the trees' and the quantile members' (see :meth:`_parts`)."""
+        return max(self._parts(u, raw))
 
     def step(self, timestamp: float, values: Mapping[str, "float | None"], explain: bool | None = None) -> StepResult:
         """Score one tick, decide, then learn from it or not; returns what to export.
@@ -303,16 +343,24 @@ class Detector:
             self._pass_time((timestamp - self.last_timestamp) / self.ticks.spacing_seconds)
         self.last_timestamp = timestamp
         self.ticks_seen += 1
-        y = {f: self.transforms[f].apply(float(values[f])) for f in self.features if not _missing(values.get(f))}
+        x = {f: float(values[f]) for f in self.features if not _missing(values.get(f))}
+        y = {f: self.transforms[f].apply(value) for f, value in x.items()}
         u = self._to_unit(self._derive(y))
-        score = self._score(u)
+        trees, excess = self._parts(u, x)
+        score = max(trees, excess)
         above = score > self.threshold
         ratio = self.config.at_once_ratio
         decision = self.hold.update(above, at_once=bool(ratio) and score >= ratio * self.threshold)
+        if decision and excess <= self.threshold and len(self.features) == 1 and not self.decision:
+            decision = 0  # one feature: only its quantile member opens an episode (see step 4 above)
+        self.decision = decision
         for f, value in y.items():
             self.recent[f].append(value)
 
         skipped, rebaselined = None, False
+        # The trees and baselines learn by the trees' own verdict, as they would alone: a tick only
+        # the quantile members find unusual (a ramp beyond its recent range) still moves the baselines.
+        above = trees > self.threshold
         self.above_recent.append(above)
         if len(y) < len(self.features) or above:
             # Time passes but the tick teaches nothing: a rising baseline keeps rising (a
@@ -331,8 +379,12 @@ class Detector:
             self._follow(y)
 
         attribution = None
-        if explain or (explain is None and above):
-            attribution = self._attribute(u, score)
+        if explain or (explain is None and score > self.threshold):
+            attribution = self._attribute(u, x, score)
+        # Every value is history to the quantile members, anomalous or not: a few incident rows move
+        # their quantiles little, and a lasting change becomes their normal within a twentieth of a window.
+        for f, value in x.items():
+            self.excess[f].learn(value)
         return StepResult(float(timestamp), score, self.threshold, decision, skipped is None, skipped, rebaselined, attribution)
 
     def _pass_time(self, elapsed_ticks: float) -> None:
@@ -393,21 +445,27 @@ class Detector:
         for f, r in self.recent.items():
             if r:
                 self.baselines[f].reset(statistics.fmean(r))
+                if not steady and len(r) >= 2:
+                    # Accepted unsteady: its spread is the new normal too. Otherwise a series that
+                    # was flat in training and then came alive keeps every tick far above for good.
+                    self.noise[f] = max(self.noise[f], statistics.pstdev(r))
             self.context[f] = [0.0] * len(self.scales)
         self.persistent_run = 0
         window.clear()
         return True
 
-    def _attribute(self, u: Mapping[str, float], score: float) -> dict[str, float]:
+    def _attribute(self, u: Mapping[str, float], x: Mapping[str, float], score: float) -> dict[str, float]:
         """Each feature's share of the score (the shares add up to 1; all 0 when none drives it): its part
-        of the drops in score when each feature in turn is put back on its baseline."""
+        of the drops in score when each feature in turn is put back on its baseline (and, for the
+        quantile members, left out)."""
         drops = {}
         for f in self.features:
             calm = dict(u)
             for n in self.derived_names(f):
                 if n in calm:
                     calm[n] = self.limits[n].apply(0.0)
-            drops[f] = max(score - self._score(calm), 0.0)
+            calm_x = {g: v for g, v in x.items() if g != f}
+            drops[f] = max(score - self._score(calm, calm_x), 0.0)
         total = sum(drops.values())
         return {f: round(drop / total, 6) if total > 0 else 0.0 for f, drop in drops.items()}
 

@@ -111,6 +111,29 @@ def in_clock_order(records: Sequence[Record]) -> list[Record]:
     return [r for r, reason in zip(records, clock_order(records)) if reason is None]
 
 
+def training_span(records: Sequence[Record], train_rows: int, features: Sequence[str], least: int) -> int:
+    """How many leading records to train on: ``train_rows``, or more until ``least`` of them are usable.
+
+    A usable record has every feature and a clock that moved forward. The training set asked
+    for may hold a repeated timestamp or an empty cell; rather than refuse a file whose other
+    rows are fine, training takes the next rows. ``len(records)`` when even all are too few
+    (training then says how many it had).
+
+    >>> rows = [(float(t), str(t), {"v": 1.0}) for t in (0, 1, 1, 2, 3)]
+    >>> training_span(rows, 3, ["v"], least=3), training_span(rows, 4, ["v"], least=3)
+    (4, 4)
+    >>> training_span(rows, 2, ["v"], least=9)
+    5
+    """
+    usable = 0
+    for i, (record, reason) in enumerate(zip(records, clock_order(records))):
+        if reason is None and all(record[2].get(f) is not None for f in features):
+            usable += 1
+        if i + 1 >= train_rows and usable >= least:
+            return i + 1
+    return len(records)
+
+
 def read_series(source: str | os.PathLike | IO[str], features: Sequence[str], name: str | None = None) -> list[Record]:
     """Read and check a CSV; returns ``(unix_seconds, timestamp_text, {feature: float | None})`` per row."""
     if isinstance(source, (str, os.PathLike)):

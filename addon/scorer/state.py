@@ -41,6 +41,7 @@ from vigilante.output_files import OutputError, atomic_open, check_target
 from vigilante.scorer.baseline import HoltBaseline
 from vigilante.scorer.codec import Codec
 from vigilante.scorer.errors import NotAStateError, StateError
+from vigilante.scorer.quantile_excess import QuantileExcess
 from vigilante.scorer.threshold import HoldDecision
 from vigilante.scorer.timing import TickScale
 from vigilante.scorer.transforms import FeatureTransform, Limits
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from vigilante.scorer.detector import Detector  # for the annotations only: the detector imports this module
 
 FORMAT = "vigilante-scorer-state"
-SCHEMA_VERSION = 4  # 4: plain JSON data (vigilante.scorer.codec); 3 and older were pickles, never loaded
+SCHEMA_VERSION = 5  # 5: the quantile members beside the trees; 4: plain JSON data (vigilante.scorer.codec); 3 and older were pickles, never loaded
 """3: the trees saved as arrays (vigilante.scorer.forest_state); 2: windows configured in seconds."""
 
 HEADER_LIMIT = 64 * 1024
@@ -78,7 +79,7 @@ def _state_codec(model: type) -> Codec:
     the detector module imports this one.
     """
     if model not in _codecs:
-        _codecs[model] = Codec([model, ScorerConfig, TickScale, FeatureTransform, Limits, HoltBaseline, HoldDecision])
+        _codecs[model] = Codec([model, ScorerConfig, TickScale, FeatureTransform, Limits, HoltBaseline, HoldDecision, QuantileExcess])
     return _codecs[model]
 
 

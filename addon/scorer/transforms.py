@@ -60,6 +60,24 @@ def quantum(values: np.ndarray) -> float:
     return 10.0 ** min(Decimal(f"{x:.12g}").normalize().as_tuple().exponent, 0)
 
 
+def grain(name: str, values: Sequence[float], buckets: Sequence[float] = ()) -> float:
+    """The least change of a feature, in its own units, that is more than the data's resolution.
+
+    The largest of: its quantum (one count of a count series); the known resolution of the
+    default error features; ``BUCKET_NOISE_FRACTION`` of the histogram bucket its median is in;
+    ``RELATIVE_NOISE_FLOOR`` of its median.
+
+    >>> grain("queue", [0.0, 1.0, 0.0, 2.0]), grain("error_ratio", [0.0, 0.00002, 0.00001])
+    (1.0, 0.001)
+    >>> round(grain("p95", [0.008, 0.0081, 0.0083], buckets=[0.005, 0.01]), 5)
+    0.00075
+    """
+    v = np.asarray(values, dtype=float)
+    at = float(np.median(v)) if v.size else 0.0
+    return max(quantum(v), noise_resolution(name) or 0.0, BUCKET_NOISE_FRACTION * bucket_width(buckets, at),
+               RELATIVE_NOISE_FLOOR * abs(at))
+
+
 def bucket_width(upper_bounds: Sequence[float], at: float) -> float:
     """The width of the histogram bucket ``at`` falls in (the first one starts at 0); 0 above the last bound.
 

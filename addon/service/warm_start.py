@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigilante.config import Config, spoken_duration
-from vigilante.service.feature_source import FeatureSource
+from vigilante.service.feature_source import FeatureRow, FeatureSource
 from vigilante.prometheus.api import PrometheusError
 from vigilante.scorer.features import histogram_buckets
 from vigilante.scorer import Detector, ScorerError, StateError, TrainingError
 from vigilante.scorer.errors import NotAStateError
 from vigilante.scorer.series import in_clock_order, read_series
 from vigilante.service.state_file import set_aside, state_path
+
+RATE_WINDOW_SECONDS = 60.0
+"""The window of the rates the default features read (the recording rules' short window): for
+that long after a series first appears, its rate is still climbing from zero."""
 
 CLOCK_SKEW_SECONDS = 30.0
 """How far a saved model's last tick may be ahead of the clock and still be used (another
@@ -103,17 +107,46 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
     # The last tick strictly before `now` on the tick grid: the tick scheduled at `now`
     # (when a tick warms up) comes after the training rows, as the detector requires.
     end = math.ceil(now / step) * step - step
-    rows = features.between(end - config.service.bootstrap_hours * 3600, end, step)
-    complete = [r for r in rows if r.complete]
+    start = end - config.service.bootstrap_hours * 3600
+    # the recording rules' rate windows shrink with trial.time_scale, and so does the ramp
+    history = features.between(start, end, step)
+    rows = after_windows_filled(history, start + step / 2, RATE_WINDOW_SECONDS / config.trial.time_scale)
+    complete = [r for r in history if r.complete]
     try:
         detector = Detector.fit(config.scorer, [(r.timestamp, r.values) for r in rows], histogram_buckets(config))
     except TrainingError as exc:
         held = complete[-1].timestamp - complete[0].timestamp if complete else 0.0
+        filling = len(history) - len(rows)
+        left_out = f", the first {filling} left out while the rate windows filled" if filling else ""
         raise TrainingError(
             f"{exc} (Prometheus holds {len(complete)} complete ticks spanning {spoken_duration(held)} of the "
-            f"{spoken_duration(config.service.bootstrap_hours * 3600)} bootstrap window; check its retention, "
-            "or wait)") from None
+            f"{spoken_duration(config.service.bootstrap_hours * 3600)} bootstrap window{left_out}; check its "
+            "retention, or wait)") from None
     return detector
+
+
+def after_windows_filled(rows: list[FeatureRow], start: float,
+                         window_seconds: float = RATE_WINDOW_SECONDS) -> list[FeatureRow]:
+    """``rows`` without those whose rate windows were still filling.
+
+    A feature whose first value comes after ``start`` appeared inside the history (a fresh
+    install, a renamed job): for ``window_seconds`` its rates climb from zero, a ramp that
+    is not traffic. Training on it would set the normal range from near zero and make a real
+    spike look small, so the rows before every such feature's window is full are left out.
+
+    >>> rows = [FeatureRow(t, {"rps": None if t < 30 else 8.0}) for t in range(0, 200, 15)]
+    >>> [r.timestamp for r in after_windows_filled(rows, start=0.0)][:3]
+    [90, 105, 120]
+    >>> len(after_windows_filled(rows, start=45.0)) == len(rows)  # present from the window's start on
+    True
+    """
+    first: dict[str, float] = {}
+    for row in rows:
+        for name, value in row.values.items():
+            if value is not None:
+                first.setdefault(name, row.timestamp)
+    filled = max((t + window_seconds for t in first.values() if t > start), default=-math.inf)
+    return [r for r in rows if r.timestamp >= filled]
 
 
 def train_from_csv(config: Config, path: Path) -> Detector:
