@@ -126,6 +126,12 @@ def _num(x: float) -> str:
     return f"{round(x, 10):g}"
 
 
+def _at_once_text(config: Config) -> str:
+    """How the scorer decides before the hold is over, if it does (``scorer.at_once_ratio``)."""
+    ratio = config.scorer.at_once_ratio
+    return f" (or stayed {ratio:g} times above it for two ticks in a row)" if ratio else ""
+
+
 def _slo_alerts(config: Config, names: RecordedSeries) -> list[Alert]:
     sel = names.selector()
     budget = 1 - config.slo.availability
@@ -290,7 +296,8 @@ def _scorer_alerts(config: Config) -> list[Alert]:
             summary="The anomaly scorer flags the app's traffic as anomalous.",
             description=(
                 f"Scorer {{{{ $labels.instance }}}} kept its anomaly score above its threshold for "
-                f"{config.scorer.hold_seconds:g} s: the traffic of {template_text(config.app.service_label)} "
+                f"{config.scorer.hold_seconds:g} s{_at_once_text(config)}: "
+                f"the traffic of {template_text(config.app.service_label)} "
                 "(rate, errors, latency) does not look like its baseline."
             ),
             panel="anomaly",

@@ -76,3 +76,13 @@ def test_every_user_facing_error_type_is_one_line_and_exit_2():
     from vigilante.scorer.errors import ScorerError
 
     assert all(issubclass(e, VigilanteError) for e in (ConfigError, OutputError, ScorerError, UserError))
+
+
+def test_config_says_what_the_keys_left_empty_stand_for(tmp_path, capsys):
+    path = tmp_path / "vigilante.yaml"
+    path.write_text("app:\n  job: shop-api\n  namespace: payments\n")
+    assert main(["config", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "#   app.service: shop-api" in out and "#   app.team: payments" in out
+    assert "#   alerting.page_receiver: shop-api-page" in out
+    assert "#   kubernetes.app_pod_selector: app.kubernetes.io/name=shop-api" in out

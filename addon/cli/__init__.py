@@ -20,6 +20,8 @@ import yaml
 from vigilante.cli.arguments import config_args, config_files, load  # noqa: F401 - config_files: for the commands
 from vigilante.config import describe
 from vigilante.errors import UserError, VigilanteError  # noqa: F401 - UserError: the commands' error, named here too
+from vigilante.rules.alertmanager import receiver_names
+from vigilante.service.state_file import state_path
 from vigilante.version import __version__
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -35,7 +37,27 @@ def _run_config(args: argparse.Namespace) -> int:
         # These values are already divided: read back as a file, they would be divided again.
         print(f"# trial.time_scale {cfg.trial.time_scale:g} applied: the durations below are the compressed ones")
     print(yaml.safe_dump(cfg.as_dict(), sort_keys=False), end="")
+    resolved = _resolved_empty_keys(cfg)
+    if resolved:
+        print("# empty keys above, as every command reads them:")
+        for key, value in resolved.items():
+            print(f"#   {key}: {value}")
     return 0
+
+
+def _resolved_empty_keys(cfg) -> dict[str, str]:
+    """What each key left empty stands for (``app.service`` is the job, and so on)."""
+    receivers = receiver_names(cfg)
+    meaning = {
+        ("app", "service"): cfg.app.service_label,
+        ("app", "team"): cfg.app.team_label,
+        ("kubernetes", "app_pod_selector"): cfg.app_pod_selector,
+        ("scorer", "state_path"): str(state_path(cfg)),
+        ("alerting", "page_receiver"): receivers["page"],
+        ("alerting", "notify_receiver"): receivers["notify"],
+    }
+    data = cfg.as_dict()
+    return {f"{section}.{key}": value for (section, key), value in meaning.items() if data[section][key] == ""}
 
 
 def _config_cmd_args(parser: argparse.ArgumentParser) -> None:
