@@ -87,6 +87,18 @@ class Steps:
         self.shell = shell
         (self.run_app,) = re.findall(r"Run it with\s+`([^`]*gunicorn[^`]*)`", section)
 
+    def write_app(self, work: Path) -> None:
+        """The README's configuration and app factory under ``work``, its ``...`` placeholder
+        standing for a blueprint of ours (:data:`BLUEPRINT`)."""
+        for name, body in self.files.items():
+            path = work / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if name.endswith(".py"):
+                body = re.sub(r"^( *)\.\.\..*$", r"\1from .shop import shop\n\1app.register_blueprint(shop)", body,
+                              count=1, flags=re.M)
+            path.write_text(body)
+        (work / "myapp" / "shop.py").write_text(BLUEPRINT)
+
 
 @pytest.fixture(scope="module")
 def steps():
@@ -132,14 +144,7 @@ def test_the_readme_steps_as_written_watch_a_new_app(steps, tmp_path):
     install = shell(steps.install.replace("/path/to/vigilante", str(REPO)), timeout=600)
     assert install.returncode == 0, install.stderr[-3000:]
     # 2 and 3. The configuration and the app, as written (the placeholder aside).
-    for name, body in steps.files.items():
-        path = work / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if name.endswith(".py"):
-            body = re.sub(r"^( *)\.\.\..*$", r"\1from .shop import shop\n\1app.register_blueprint(shop)", body,
-                          count=1, flags=re.M)
-        path.write_text(body)
-    (work / "myapp" / "shop.py").write_text(BLUEPRINT)
+    steps.write_app(work)
 
     processes = []
     try:

@@ -26,7 +26,7 @@ from scripts.harness.binaries import PROMETHEUS, find_binary
 from scripts.harness.process import ManagedProcess, free_port, wait_until
 from tests.support import REPO_ROOT
 from tests.support.metrics import scrape
-from tests.test_readme_attach import BLUEPRINT, Steps, code_blocks, commands, readme_section
+from tests.test_readme_attach import Steps, code_blocks, commands, readme_section
 from tests.traffic import paced_traffic
 
 README = REPO_ROOT / "README.md"
@@ -78,14 +78,7 @@ def test_the_readme_trial_block_as_written_warms_the_scorer_from_the_model_it_tr
     work = tmp_path / "work"
     work.mkdir()
     steps = Steps(readme_section("Add to your app"))
-    for name, body in steps.files.items():  # the README's configuration and app factory
-        path = work / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if name.endswith(".py"):
-            body = re.sub(r"^( *)\.\.\..*$", r"\1from .shop import shop\n\1app.register_blueprint(shop)", body,
-                          count=1, flags=re.M)
-        path.write_text(body)
-    (work / "myapp" / "shop.py").write_text(BLUEPRINT)
+    steps.write_app(work)  # the README's configuration and app factory
     tools = tmp_path / "tools"
     tools.mkdir()
     (tools / "prometheus").symlink_to(find_binary(PROMETHEUS))
