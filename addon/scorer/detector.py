@@ -26,8 +26,8 @@ One tick goes through the same steps, live or replayed:
 5. the learning policy: a tick with a missing value (a gap) or whose trees' score is above
    the threshold is not learned by the trees, and the baselines only coast along their trend
    (the quantile members learn every value they see: quantiles barely move for a few incident
-   rows; and a tick only they find unusual, a ramp beyond its recent range, is learned); the trees learn every other
-   tick, and the baselines follow it by bounded steps (``baseline_clip``: a ramp is
+   rows; and a tick only they find unusual, a ramp beyond its recent range, is learned); the
+   trees learn every other tick, and the baselines follow it by bounded steps (``baseline_clip``: a ramp is
    followed, a jump is not). Once the score was above the threshold for half of the last
    ``relearn_after_seconds`` and the last values are steady, the baselines are re-set on
    the new level (after ``relearn_after_seconds`` more, steady or not): a lasting shift
