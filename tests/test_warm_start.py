@@ -78,3 +78,44 @@ def test_a_series_present_from_the_window_start_loses_no_row(tmp_path):
     warm = warm_start(cfg, RecordedHistory(appeared, now), now)
     # the window is the last hour: every tick of it is learned (none was filling)
     assert warm.detector.ticks_learned >= 3600 / TICK - 2
+
+
+class HistoryWithIncidents(RecordedHistory):
+    """Steady traffic since long before the window, with two outages and a 3x spike in it."""
+
+    OUTAGES = ((240.0, 330.0), (720.0, 780.0))  # seconds into the history: no requests at all
+    SPIKE = (540.0, 600.0)
+
+    def __init__(self, start: float, until: float, seed: int = 5):
+        super().__init__(start - 3600.0, until, seed)
+        for row in self.rows:
+            at = row.timestamp - start
+            if any(a <= at < b for a, b in self.OUTAGES):
+                row.values.update(requests_per_second=0.0, latency_p95_seconds=None)
+            elif self.SPIKE[0] <= at < self.SPIKE[1]:
+                row.values["requests_per_second"] *= 3
+
+
+def test_a_rewarm_from_history_does_not_learn_its_past_incidents_as_normal(tmp_path):
+    cfg = config(tmp_path)
+    start = 1_800_000_000.0
+    now = start + 16 * 60  # a scorer that lost its state re-warms on 16 minutes holding three incidents
+    history = HistoryWithIncidents(start, now)
+    history.rows = [r for r in history.rows if r.timestamp >= start]
+    warm = warm_start(cfg, history, now)
+    assert warm.source == "prometheus"
+    assert any("past incidents are not learned" in note for note in warm.notes), warm.notes
+    detector, t, ratios = warm.detector, warm.detector.last_timestamp, []
+    for _ in range(12):
+        t += TICK
+        result = detector.step(t, {"requests_per_second": 3 * LEVEL, "latency_p95_seconds": 0.05})
+        ratios.append(round(result.score / result.threshold, 2))
+    assert max(ratios) > 1, f"score / threshold during the next spike: {ratios}"
+
+
+def test_a_calm_history_loses_no_tick_to_the_incident_screen(tmp_path):
+    cfg = config(tmp_path)
+    start = 1_800_000_000.0
+    now = start + 3600
+    warm = warm_start(cfg, RecordedHistory(start - 3600, now, seed=11), now)
+    assert not any("past incidents" in note for note in warm.notes), warm.notes

@@ -20,6 +20,7 @@ from vigilante.scorer.features import histogram_buckets
 from vigilante.scorer import Detector, ScorerError, StateError, TrainingError
 from vigilante.scorer.errors import NotAStateError
 from vigilante.scorer.series import in_clock_order, read_series
+from vigilante.scorer.training_screen import LOCAL_SECONDS, MOST_LEFT_OUT, Screened, screen_incidents
 from vigilante.service.state_file import set_aside, state_path
 
 RATE_WINDOW_SECONDS = 60.0
@@ -74,7 +75,7 @@ def warm_start(config: Config, features: FeatureSource, now: float) -> WarmStart
         notes.append(f"no state file at {state}")
 
     try:
-        return WarmStart(bootstrap_from_prometheus(config, features, now), "prometheus", notes, broken)
+        return WarmStart(bootstrap_from_prometheus(config, features, now, notes), "prometheus", notes, broken)
     except (TrainingError, PrometheusError) as exc:
         notes.append(f"Prometheus history not used: {exc}")
 
@@ -97,9 +98,12 @@ def refuse_ahead_of_clock(detector: Detector, state: Path, now: float) -> None:
                          "back, or a state from a machine whose clock runs ahead")
 
 
-def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: float) -> Detector:
+def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: float,
+                              notes: list[str] | None = None) -> Detector:
     """Train on the last ``service.bootstrap_hours`` of the features in Prometheus.
 
+    The history's past incidents are left out first (:func:`screen_incidents`), so a re-warm
+    does not learn an outage or a spike as normal; what was left out is added to ``notes``.
     Raises :class:`TrainingError` when Prometheus holds too little of that window (say,
     retention shorter than the window, or an install younger than it), saying how much.
     """
@@ -112,17 +116,34 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
     history = features.between(start, end, step)
     rows = after_windows_filled(history, start + step / 2, RATE_WINDOW_SECONDS / config.trial.time_scale)
     complete = [r for r in history if r.complete]
+    buckets = histogram_buckets(config)
+    screened = screen_incidents([(r.timestamp, r.values) for r in rows], config.scorer.features, buckets,
+                                local_seconds=LOCAL_SECONDS / config.trial.time_scale,
+                                pad_seconds=RATE_WINDOW_SECONDS / config.trial.time_scale)
+    if notes is not None and (screened.left_out or screened.gave_up):
+        notes.append(_screen_note(screened, len(rows), step))
     try:
-        detector = Detector.fit(config.scorer, [(r.timestamp, r.values) for r in rows], histogram_buckets(config))
+        detector = Detector.fit(config.scorer, screened.rows, buckets)
     except TrainingError as exc:
         held = complete[-1].timestamp - complete[0].timestamp if complete else 0.0
         filling = len(history) - len(rows)
         left_out = f", the first {filling} left out while the rate windows filled" if filling else ""
+        if screened.left_out:
+            left_out += f", {screened.left_out} left out as past incidents"
         raise TrainingError(
             f"{exc} (Prometheus holds {len(complete)} complete ticks spanning {spoken_duration(held)} of the "
             f"{spoken_duration(config.service.bootstrap_hours * 3600)} bootstrap window{left_out}; check its "
             "retention, or wait)") from None
     return detector
+
+
+def _screen_note(screened: Screened, rows: int, step: float) -> str:
+    if screened.gave_up:
+        return (f"the history was not screened for past incidents: more than {MOST_LEFT_OUT:.0%} of its {rows} "
+                "ticks stand far from their neighbours, so every tick was learned")
+    return (f"left out {screened.left_out} of {rows} ticks of history (about "
+            f"{spoken_duration(screened.left_out * step)}) that stand far from their neighbours: "
+            "past incidents are not learned as normal")
 
 
 def after_windows_filled(rows: list[FeatureRow], start: float,

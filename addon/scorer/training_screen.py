@@ -1,0 +1,120 @@
+"""Leaving past incidents out of rows a model is about to learn as normal.
+
+A warm start from history learns whatever the history holds. An outage or a spike in it
+would widen the normal range until the next one of the same size scores as ordinary. So
+before the fit, every row is compared with the median of the rows around it (its local
+normal, which follows a daily shape but not a few minutes' incident), in units of the
+series' own robust spread; rows far off, and the rows next to them whose rate windows still
+carry the incident, are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from vigilante.scorer.transforms import FeatureTransform
+
+Row = tuple[float, Mapping[str, "float | None"]]
+
+INCIDENT_SPREADS = 10.0
+"""How many robust spreads from its local normal make a row an incident.
+
+Six: Gaussian noise passes that once in about 10^9 rows, a heavy-tailed day of real traffic
+rarely; an outage (the rate falls to nothing) or a doubling stands tens of spreads out.
+"""
+LOCAL_SECONDS = 900.0
+"""The centred span whose median is a row's local normal: longer than an incident that is
+worth leaving out, shorter than the rise of a daily peak."""
+LOCAL_ROWS = 9
+"""The least number of rows in that span, for series whose rows are far apart."""
+PAD_SECONDS = 60.0
+"""Rows this soon after an incident row are left out too: a 1-minute rate still holds it."""
+MOST_LEFT_OUT = 0.5
+"""The screen gives up (keeps every row) when it would leave out more than this share: a
+median stands for normal only while most rows are normal."""
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The rows to learn, and how many were left out as incidents."""
+
+    rows: list[Row]
+    left_out: int
+    gave_up: bool = False
+
+
+def screen_incidents(rows: Sequence[Row], features: Sequence[str],
+                     buckets: Mapping[str, Sequence[float]] | None = None, *,
+                     local_seconds: float = LOCAL_SECONDS, pad_seconds: float = PAD_SECONDS) -> Screened:
+    """``rows`` without those that stand far from their local normal, nor their neighbours.
+
+    Rows with a missing value are kept as they are (the fit leaves them out anyway).
+    ``local_seconds`` and ``pad_seconds`` default to the shipped spans; a trial that runs
+    the rate windows faster passes them scaled.
+
+    >>> steady = [(t * 15.0, {"rps": 8.0 + (t % 3) * 0.1}) for t in range(240)]
+    >>> outage = [(t, {"rps": 0.0 if 1500 <= t < 1620 else v["rps"]}) for t, v in steady]
+    >>> screened = screen_incidents(outage, ["rps"])
+    >>> screened.left_out                  # 8 ticks of outage and the 4 after it
+    12
+    >>> screen_incidents(steady, ["rps"]).left_out
+    0
+    """
+    rows = list(rows)
+    times = np.array([t for t, _ in rows], dtype=float)
+    incident = np.zeros(len(rows), dtype=bool)
+    for feature in features:
+        incident |= _far_from_local_normal(rows, times, feature, (buckets or {}).get(feature, ()), local_seconds)
+    if not incident.any():
+        return Screened(rows, 0)
+    # a row is left out when an incident row lies within pad_seconds before it (or is it):
+    # its rate windows still hold the incident
+    marked = times[incident]
+    latest = np.searchsorted(marked, times, side="right") - 1
+    out = (latest >= 0) & (times - marked[np.clip(latest, 0, None)] <= pad_seconds)
+    if out.sum() > MOST_LEFT_OUT * len(rows):
+        return Screened(rows, 0, gave_up=True)
+    return Screened([r for r, o in zip(rows, out) if not o], int(out.sum()))
+
+
+def _far_from_local_normal(rows: list[Row], times: np.ndarray, feature: str,
+                           buckets: Sequence[float], local_seconds: float) -> np.ndarray:
+    """Which rows' ``feature`` lies more than ``INCIDENT_SPREADS`` robust spreads from its local median."""
+    present = np.array([_present(v.get(feature)) for _, v in rows], dtype=bool)
+    far = np.zeros(len(rows), dtype=bool)
+    if present.sum() < 3:
+        return far
+    raw = np.array([float(v[feature]) for (_, v), p in zip(rows, present) if p])
+    transform = FeatureTransform.fit(feature, raw)
+    y = np.array([transform.apply(x) for x in raw])
+    t = times[present]
+    # at long spacings (hourly rows) the span holds at least LOCAL_ROWS rows
+    half = max(local_seconds, LOCAL_ROWS * _spacing(t)) / 2
+    lo = np.searchsorted(t, t - half, side="left")
+    hi = np.searchsorted(t, t + half, side="right")
+    residual = y - np.array([np.median(y[a:b]) for a, b in zip(lo, hi)])
+    moving = residual[residual != 0]
+    # Flat stretches (a series that reads 0 for hours, then moves) say nothing about the
+    # spread of the moving part: when they are most of the history, they are set aside.
+    if moving.size >= 3 and moving.size < residual.size / 2:
+        residual_spread = moving
+    else:
+        residual_spread = residual
+    spread = 1.4826 * float(np.median(np.abs(residual_spread - np.median(residual_spread))))
+    # never finer than the data's own grain: a count that steps by one is not an incident
+    spread = max(spread, transform.noise_floor(feature, raw, buckets), 1e-9)
+    far[present] = np.abs(residual) > INCIDENT_SPREADS * spread
+    return far
+
+
+def _spacing(times: np.ndarray) -> float:
+    steps = np.diff(times)
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if steps.size else 0.0
+
+
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
