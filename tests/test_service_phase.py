@@ -100,7 +100,7 @@ def test_a_real_prometheus_tells_the_phase_and_the_scorer_reads_each_evaluation_
     rules = tmp_path / "rules.yml"
     rules.write_text(yaml.safe_dump({"groups": [{"name": "features",
                                                  "rules": [{"record": "value:recorded", "expr": "time()"}]}]}))
-    prometheus = prometheus_factory(rule_files=[rules]).start()
+    prometheus = prometheus_factory(rule_files=[rules])  # started by the factory
     prometheus.rules_evaluated()
     phase = rule_phase(PrometheusAPI(prometheus.url).rule_groups(), ["value:recorded"], 1.0, 0.25)
     assert phase is not None and phase.group == "features"
