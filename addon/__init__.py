@@ -4,6 +4,12 @@
 
 ``vigilante.instrument`` is :func:`vigilante.attach.instrumentation.instrument`, imported on first use
 so that ``import vigilante`` (the CLI, the gunicorn hooks) stays free of Flask.
+
+    >>> import vigilante, vigilante.version
+    >>> vigilante.__version__ == vigilante.version.__version__
+    True
+    >>> vigilante.instrument.__module__
+    'vigilante.attach.instrumentation'
 """
 
 from vigilante.version import __version__

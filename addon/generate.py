@@ -41,7 +41,14 @@ DEMO_APP_PREFIX = "manifests/app/"
 
 
 def user_targets(demo_app: bool = False) -> list[Target]:
-    """What a user's installation needs: every target but the demo app's manifests, unless asked."""
+    """What a user's installation needs: every target but the demo app's manifests, unless asked.
+
+    >>> left_out = {t.path for t in targets()} - {t.path for t in user_targets()}
+    >>> bool(left_out) and all(path.startswith(DEMO_APP_PREFIX) for path in left_out)
+    True
+    >>> len(user_targets(demo_app=True)) == len(targets())
+    True
+    """
     return [t for t in targets() if demo_app or not t.path.startswith(DEMO_APP_PREFIX)]
 
 

@@ -104,6 +104,11 @@ class Outcome:
 
     @property
     def recall(self) -> float:
+        """Share of the incidents detected, over every kind.
+
+        >>> Outcome(detected={"spike": [True, False], "shift": [True, True]}).recall
+        0.75
+        """
         flat = [d for v in self.detected.values() for d in v]
         return sum(flat) / len(flat) if flat else float("nan")
 

@@ -145,15 +145,39 @@ def test_every_query_and_alert_query_has_a_proof_against_prometheus(config):
     """Each panel, annotation and Grafana alert query is checked by a slow test against known values."""
     from tests import test_dashboards_queries as real, test_dashboards_scorer_queries as scorer
     from tests import test_dashboards_synthetic_queries as synthetic
-    from tests.grafana_queries import alert_queries, panel_queries
+    from tests.grafana_queries import alert_queries, keys_evaluated, panel_queries
 
-    assert real.PROVEN | synthetic.PROVEN | scorer.PROVEN == set(panel_queries(config))
+    # The overview's are listed by hand; the scorer's and the resources' are read from the tests that run them.
+    assert real.PROVEN | keys_evaluated(synthetic) | keys_evaluated(scorer) == set(panel_queries(config))
     rules = {title for title, _ in alert_queries(config)}
     # Every rule is run in the app and synthetic tests: firing where its ground truth says, silent
     # elsewhere; the scorer's rules also on the real scorer.
     assert set(real.FIRING_ON_REAL_TRAFFIC) | set(synthetic.EXPECTED_ALERTS) <= rules
     assert scorer.ALERTS_CHECKED == {title for title in rules if "Scorer" in title or "Anomaly" in title}
     assert {ref for _, ref in alert_queries(config)} == {"A", "V"}
+
+
+def test_a_query_counts_as_proven_only_where_a_test_evaluates_it():
+    from tests.grafana_queries import keys_evaluated_in
+
+    source = '''
+LISTED = {("anomaly", "Listed only", "A")}
+
+def helper(live):
+    return run(live, ("anomaly", "In a helper", "A"))
+
+def test_panels(live):
+    r = lambda title, ref="A": run(live, ("anomaly", title, ref))
+    assert r("Plain") == 1 and r("Second", "B") == 2
+    assert [r("Looped", ref) for ref in "AC"] == [1, 2]
+    for ref in "XY":
+        assert run(live, ("overview", "Direct", ref)) == 3
+    title = "Computed"
+    assert r(title) == 4
+'''
+    assert keys_evaluated_in(source) == {("anomaly", "Plain", "A"), ("anomaly", "Second", "B"), ("anomaly", "Looped", "A"),
+                                         ("anomaly", "Looped", "C"), ("overview", "Direct", "X"),
+                                         ("overview", "Direct", "Y")}
 
 
 def test_generation_refuses_a_file_grafana_would_not_read(config, monkeypatch):

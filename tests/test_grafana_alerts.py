@@ -93,8 +93,11 @@ def test_rule_uids_are_stable_unique_and_follow_the_prefix(config, document):
     assert len(set(uids)) == len(uids) and all(u.startswith("vigilante-") and len(u) <= 40 for u in uids)
     again = [r["uid"] for r in rules_of(grafana_alerts.alert_rules(demo_config())).values()]
     assert again == uids
-    tuned = config.replace("slo", availability=0.999).replace("scorer", hold_seconds=60).replace("grafana", folder="X")
-    assert [r["uid"] for r in rules_of(grafana_alerts.alert_rules(tuned)).values()] == uids
+    # Each change reaches the rules (none is the configuration's own value) and renames nothing.
+    for section, change in (("slo", {"availability": 0.999}), ("scorer", {"hold_seconds": 150}), ("grafana", {"folder": "X"})):
+        tuned = grafana_alerts.alert_rules(config.replace(section, **change))
+        assert tuned != document, section
+        assert [r["uid"] for r in rules_of(tuned).values()] == uids, section
     renamed = config.replace("grafana", uid_prefix="shop")
     assert all(r["uid"].startswith("shop-") for r in rules_of(grafana_alerts.alert_rules(renamed)).values())
 

@@ -90,20 +90,32 @@ def test_dashboard_check_catches(config, case):
     assert any(text in p.message for p in problems), problems
 
 
+def found(problems) -> list[tuple[str, str, str]]:
+    return [(p.where, p.message, p.doc) for p in problems]
+
+
 def test_provisioning_checks_catch_the_documented_mistakes(config):
-    assert problems_after(f.check_datasources, provisioning.datasource(config),
-                          lambda d: d["datasources"][0]["jsonData"].pop("timeInterval"))[0].doc == "prometheus"
-    assert problems_after(f.check_datasources, provisioning.datasource(config),
-                          lambda d: d["datasources"][0].update(access="browser"))
-    assert problems_after(f.check_dashboard_providers, provisioning.dashboard_provider(config),
-                          lambda d: d["providers"][0].update(allowUiUpdates=True))
-    assert problems_after(f.check_dashboard_providers, provisioning.dashboard_provider(config),
-                          lambda d: d["providers"][0]["options"].pop("path"))
-    secret = problems_after(f.check_contact_points, provisioning.contact_points(config),
-                            lambda d: d["contactPoints"][0]["receivers"][0]["settings"].update(password="hunter2"))
-    assert secret and secret[0].doc == "interpolation"
-    assert problems_after(f.check_contact_points, provisioning.contact_points(config),
-                          lambda d: d["contactPoints"][0]["receivers"][1]["settings"].pop("addresses"))
+    datasource, provider, points = (provisioning.datasource(config), provisioning.dashboard_provider(config),
+                                    provisioning.contact_points(config))
+    assert f.check_datasources(datasource) == f.check_dashboard_providers(provider) == f.check_contact_points(points) == []
+    assert found(problems_after(f.check_datasources, datasource,
+                                lambda d: d["datasources"][0]["jsonData"].pop("timeInterval"))) == [
+        ("datasources[0]", "'jsonData.timeInterval' (the scrape interval $__rate_interval is built from) must be a "
+                           "duration", "prometheus")]
+    assert found(problems_after(f.check_datasources, datasource, lambda d: d["datasources"][0].update(access="browser"))) \
+        == [("datasources[0]", "'access' must be proxy or direct", "datasources")]
+    assert found(problems_after(f.check_dashboard_providers, provider,
+                                lambda d: d["providers"][0].update(allowUiUpdates=True))) == [
+        ("providers[0]", "generated dashboards must not be saved from the UI: 'allowUiUpdates: false'", "dashboards")]
+    assert found(problems_after(f.check_dashboard_providers, provider, lambda d: d["providers"][0]["options"].pop("path"))) \
+        == [("providers[0]", "'options.path' must name the directory of the dashboard files", "dashboards")]
+    assert found(problems_after(f.check_contact_points, points,
+                                lambda d: d["contactPoints"][0]["receivers"][0]["settings"].update(password="hunter2"))) == [
+        ("contactPoints[0].receivers[0].settings.password",
+         "must come from the environment (${VAR} or $__env{VAR}), not be written in the file", "interpolation")]
+    assert found(problems_after(f.check_contact_points, points,
+                                lambda d: d["contactPoints"][0]["receivers"][1]["settings"].pop("addresses"))) == [
+        ("contactPoints[0].receivers[1]", "a email receiver needs 'settings.addresses'", "contact-points")]
 
 
 def test_every_problem_cites_a_documented_section(config):

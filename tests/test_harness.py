@@ -115,3 +115,29 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
     except OSError:
         return False
+
+
+def test_a_process_started_twice_is_refused_and_the_first_still_stops(tmp_path):
+    from scripts.harness import AlreadyStartedError, ManagedProcess
+
+    process = ManagedProcess("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "log").start()
+    first = process.popen
+    try:
+        with pytest.raises(AlreadyStartedError, match=rf"sleeper is already running \(pid {first.pid}\)"):
+            process.start()
+        assert process.popen is first
+    finally:
+        process.stop()
+    assert first.poll() is not None
+    process.start().stop()  # once stopped, it may run again
+
+
+def test_a_prometheus_started_twice_is_refused_and_stop_leaves_none_running(prometheus_factory):
+    from scripts.harness import AlreadyStartedError
+
+    prometheus = prometheus_factory()
+    first = prometheus.process.popen
+    with pytest.raises(AlreadyStartedError, match="prometheus is already running"):
+        prometheus.start()
+    prometheus.stop()
+    assert first.poll() is not None and port_is_free(prometheus.port)

@@ -23,6 +23,7 @@ from vigilante.escaping import GRAFANA_UNSAFE, label_value
 from vigilante.generate import render_all, targets
 from scripts.harness import AMTOOL, find_binary
 from scripts.harness.prometheus import promtool
+from tests.hypothesis_profile import REPRODUCIBLE
 
 RULES = ("rules/generated/vigilante-recording.rules.yml", "rules/generated/vigilante-alerts.rules.yml")
 ALERTMANAGER = "rules/generated/alertmanager.yml"
@@ -72,7 +73,7 @@ def rules_test(app_job: str, scorer_job: str, service: str, team: str) -> dict:
     }
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(REPRODUCIBLE, max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(app_job=job_names, scorer_job=job_names, service=hostile, team=hostile)
 def test_hostile_names_select_exactly_the_configured_job(tmp_path, app_job, scorer_job, service, team):
     if app_job == scorer_job:

@@ -112,8 +112,9 @@ def test_a_configuration_with_other_features_is_refused(detector, tmp_path):
 def test_the_live_configuration_sets_the_decision_knobs(detector, tmp_path):
     path = tmp_path / "state"
     detector.save(path)
-    restored = Detector.load(path, small_config(hold_seconds=60, relearn_after_seconds=150))
-    assert restored.hold.hold_ticks == 4 and restored.ticks.relearn_after_ticks == 10  # of the rows' 15 s
+    assert detector.hold.hold_ticks == 4  # saved with the default hold: 60 s of the rows' 15 s
+    restored = Detector.load(path, small_config(hold_seconds=90, relearn_after_seconds=150))
+    assert restored.hold.hold_ticks == 6 and restored.ticks.relearn_after_ticks == 10
 
 
 def test_a_model_trained_with_other_model_settings_is_not_reused(detector, tmp_path):
@@ -123,7 +124,8 @@ def test_a_model_trained_with_other_model_settings_is_not_reused(detector, tmp_p
     with pytest.raises(StateError, match=r"other settings \(n_trees .* -> 7\).*retrain"):
         Detector.load(path, small_config(n_trees=7))
     # Decision knobs are taken from the new configuration instead.
-    assert Detector.load(path, small_config(hold_seconds=60)).hold.hold_ticks == 4
+    assert detector.hold.hold_ticks == 4
+    assert Detector.load(path, small_config(hold_seconds=90)).hold.hold_ticks == 6
 
 
 def test_a_model_trained_at_another_interval_is_not_reused(detector, tmp_path):

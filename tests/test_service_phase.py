@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 
 import pytest
 import yaml
@@ -19,18 +18,24 @@ from vigilante.service.metrics import ScorerMetrics
 from vigilante.service.phase import RulePhase, rule_phase
 from scripts.harness.process import ManagedProcess, free_port, wait_until
 from tests.scorer_data import normal_rows, small_config
+from tests.support.fake_time import START, FakeTime
 from tests.scorer_process import one_feature_config, train
 from tests.support.metrics import scrape, value
 
 
 class Features:
+    """Records the time of each read; stops the loop's fake time after ``count`` reads."""
+
     queries = {"value": "value:recorded"}
 
-    def __init__(self):
+    def __init__(self, time: FakeTime, count: int = 1000):
         self.read_at: list[float] = []
+        self.time, self.count = time, count
 
     def at(self, timestamp):
         self.read_at.append(timestamp)
+        if len(self.read_at) >= self.count:
+            self.time.set()
 
         class Row:
             values = {"value": 100.0}
@@ -38,40 +43,39 @@ class Features:
         return Row()
 
 
-def run_ticks(service: ScorerService, features: Features, count: int) -> list[float]:
-    stop = threading.Event()
-    runner = threading.Thread(target=service.run, args=(stop,))
-    runner.start()
-    try:
-        wait_until(lambda: len(features.read_at) >= count, 20, f"{count} ticks")
-    finally:
-        stop.set()
-        runner.join(10)
-    return features.read_at
+TICK = 15.0
 
 
-def service_with(phase, tick=0.2, **service_knobs) -> tuple[ScorerService, Features]:
+def run_ticks(phase, count: int, tick=TICK, **service_knobs) -> tuple[ScorerService, list[float]]:
+    """Run the loop on fake time from START + 1 s until ``count`` ticks read their features."""
+    time = FakeTime(start=START + 1)
+    service, features = service_with(phase, time, count, tick, **service_knobs)
+    service.run(time)
+    return service, features.read_at
+
+
+def service_with(phase, time: FakeTime | None = None, count: int = 1000, tick=TICK,
+                 **service_knobs) -> tuple[ScorerService, Features]:
+    time = time or FakeTime()
     config = (Config().replace("scorer", features=("value",), tick_seconds=tick, state_path=os.devnull)
               .replace("service", **service_knobs))
-    features = Features()
-    service = ScorerService(config, features, ScorerMetrics(CollectorRegistry(), ("value",)), phase=phase)
+    features = Features(time, count)
+    service = ScorerService(config, features, ScorerMetrics(CollectorRegistry(), ("value",)), clock=time.clock,
+                            phase=phase)
     service.detector = Detector.fit(small_config(), normal_rows(300))
     return service, features
 
 
 def test_ticks_run_at_the_phase_the_rule_group_gives():
-    service, features = service_with(lambda: RulePhase("features", 0.13))
-    ticks = run_ticks(service, features, 4)
-    assert {round(t % 0.2, 3) for t in ticks} == {0.13}
-    assert [round(b - a, 3) for a, b in zip(ticks, ticks[1:])] == [0.2] * (len(ticks) - 1)
+    _, ticks = run_ticks(lambda: RulePhase("features", 3.25), 4)
+    assert ticks == [START + 3.25 + k * TICK for k in range(4)]
 
 
 def test_without_a_phase_or_with_the_lock_off_ticks_stay_on_multiples_of_the_interval(caplog):
-    for phase, knobs in ((lambda: None, {}), (lambda: RulePhase("features", 0.13), {"phase_lock": False})):
-        service, features = service_with(phase, **knobs)
+    for phase, knobs in ((lambda: None, {}), (lambda: RulePhase("features", 3.25), {"phase_lock": False})):
         with caplog.at_level(logging.INFO, logger="vigilante"):
-            ticks = run_ticks(service, features, 3)
-        assert {round(t % 0.2, 3) % 0.2 for t in ticks} <= {0.0, 0.2}
+            _, ticks = run_ticks(phase, 3, **knobs)
+        assert ticks == [START + k * TICK for k in (1, 2, 3)]
     assert caplog.text.count("no evaluated rule group records the features") == 1
 
 
@@ -88,7 +92,7 @@ def test_a_prometheus_that_cannot_say_keeps_the_phase_and_is_logged_once(caplog)
 
 def test_a_phase_moved_by_milliseconds_is_kept_and_one_that_wraps_round_is_not_a_move():
     offsets = iter([14.99, 3.0, 3.1, 2.9, 7.5])  # from 0: 14.99 is 0.01 s before it
-    service, _ = service_with(lambda: RulePhase("features", next(offsets)), tick=15.0)
+    service, _ = service_with(lambda: RulePhase("features", next(offsets)))
     assert [service.lock_phase() for _ in range(5)] == [False, True, False, False, True]
     assert service.offset == 7.5
 
@@ -100,7 +104,7 @@ def test_a_real_prometheus_tells_the_phase_and_the_scorer_reads_each_evaluation_
     rules = tmp_path / "rules.yml"
     rules.write_text(yaml.safe_dump({"groups": [{"name": "features",
                                                  "rules": [{"record": "value:recorded", "expr": "time()"}]}]}))
-    prometheus = prometheus_factory(rule_files=[rules]).start()
+    prometheus = prometheus_factory(rule_files=[rules])  # started by the factory
     prometheus.rules_evaluated()
     phase = rule_phase(PrometheusAPI(prometheus.url).rule_groups(), ["value:recorded"], 1.0, 0.25)
     assert phase is not None and phase.group == "features"
@@ -139,21 +143,21 @@ def test_a_real_prometheus_tells_the_phase_and_the_scorer_reads_each_evaluation_
 def test_an_unreadable_rules_answer_is_one_warning_and_the_lock_is_retried_sooner(caplog, monkeypatch):
     from vigilante.service import loop
 
-    monkeypatch.setattr(loop, "RELOCK_AFTER_FAILURE_SECONDS", 0.4)  # two 0.2 s ticks instead of a minute
+    monkeypatch.setattr(loop, "RELOCK_AFTER_FAILURE_SECONDS", 2 * TICK)  # two ticks instead of a minute
     answers = iter([ValueError("a bug the shape checks missed"), MalformedAnswer("rules not a list"),
                     MalformedAnswer("rules not a list")])
 
     def phase():
-        answer = next(answers, RulePhase("features", 0.13))
+        answer = next(answers, RulePhase("features", 3.25))
         if isinstance(answer, Exception):
             raise answer
         return answer
 
-    service, features = service_with(phase)
     with caplog.at_level(logging.INFO, logger="vigilante"):
-        ticks = run_ticks(service, features, 12)
-    assert service.offset == 0.13 and round(ticks[-1] % 0.2, 3) == 0.13  # locked once the answers were good
-    assert round(ticks[0] % 0.2, 3) in (0.0, 0.2)  # the clock grid meanwhile
+        service, ticks = run_ticks(phase, 9)
+    # Asked before the first tick, then after every second tick: the fourth answer locks the phase.
+    assert ticks == [START + k * TICK for k in range(1, 7)] + [START + 3.25 + k * TICK for k in (6, 7, 8)]
+    assert service.offset == 3.25
     warnings = [r.getMessage() for r in caplog.records if "tick phase unchanged" in r.getMessage()]
     assert [r.levelname for r in caplog.records if "tick phase unchanged" in r.getMessage()] == ["WARNING"] * 2
     assert "ValueError: a bug the shape checks missed" in warnings[0] and "unreadable" in warnings[1]

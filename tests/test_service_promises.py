@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 
 import pytest
 import requests
@@ -26,10 +25,11 @@ from vigilante.config import Config, load_config
 from vigilante.scorer import Detector
 from vigilante.service.loop import ScorerService
 from vigilante.service.metrics import ScorerMetrics
-from scripts.harness.process import ManagedProcess, free_port, wait_until
+from scripts.harness.process import ManagedProcess, free_port
 from tests.fixtures.fake_prometheus import FakePrometheus, vector
 from tests.scorer_data import normal_rows, small_config
 from tests.scorer_process import one_feature_config, training_csv
+from tests.support.fake_time import START, FakeTime
 from tests.support.metrics import scrape, value
 
 class Answers:
@@ -111,35 +111,31 @@ class BrokenFeatures:
 
 
 def test_an_unexpected_error_is_counted_and_missed_ticks_are_skipped_not_run_in_a_burst(caplog, tmp_path):
-    config = Config().replace("scorer", features=("value",), tick_seconds=0.05, state_path=str(tmp_path / "state"))
+    tick = 15.0
+    config = Config().replace("scorer", features=("value",), tick_seconds=tick, state_path=str(tmp_path / "state"))
     metrics = ScorerMetrics(CollectorRegistry(), config.scorer.features)
-    offset = [0.0]
-    import time
-
-    service = ScorerService(config, BrokenFeatures(), metrics, clock=lambda: time.time() + offset[0])
+    time = FakeTime(start=START + 1)
+    service = ScorerService(config, BrokenFeatures(), metrics, clock=time.clock)
     service.detector = Detector.fit(small_config(), normal_rows(300))
     ticked = []
     real_tick = service.tick
 
-    def tick(timestamp):
+    def tick_and_stall(timestamp):
         ticked.append(timestamp)
         if len(ticked) == 2:
-            offset[0] += 10 * 0.05  # the process "stalls" for ten ticks
+            time.stall(9.5 * tick)  # the process "stalls" through nine and a half intervals
+        if len(ticked) == 5:
+            time.set()
         return real_tick(timestamp)
 
-    service.tick = tick
-    stop = threading.Event()
-    runner = threading.Thread(target=service.run, args=(stop,))
+    service.tick = tick_and_stall
     with caplog.at_level(logging.WARNING, logger="vigilante"):
-        runner.start()
-        wait_until(lambda: len(ticked) >= 5, 10, "five ticks")
-        stop.set()
-        runner.join(10)
+        service.run(time)
     errors = metrics.registry.get_sample_value("vigilante_ticks_total", {"result": "error"})
-    assert errors == len(ticked) and "tick " in caplog.text and "failed" in caplog.text
-    assert "tick(s) missed (the process was stalled)" in caplog.text
-    gaps = [round((b - a) / 0.05) for a, b in zip(ticked, ticked[1:])]
-    assert max(gaps) >= 10 and gaps.count(1) >= 2, gaps  # one jump over the stall, no burst of catch-up ticks
+    assert errors == len(ticked) == 5 and caplog.text.count("failed") == 5
+    assert caplog.text.count("9 tick(s) missed (the process was stalled)") == 1
+    # One jump over the stall to the next scheduled tick, no burst of catch-up ticks.
+    assert ticked == [START + k * tick for k in (1, 2, 12, 13, 14)]
 
 
 def test_attribution_shares_add_up_to_one_with_several_features():

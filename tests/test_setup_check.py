@@ -87,3 +87,29 @@ def test_an_unreachable_prometheus_is_one_failed_finding(tmp_path, capsys):
     assert main(["check", "--config", str(path)]) == 1
     out = capsys.readouterr().out
     assert "FAIL prometheus: http://127.0.0.1:1" in out and "0 of 1 checks passed" in out
+
+
+def test_a_backfilled_history_longer_than_the_need_is_enough_to_warm(tmp_path):
+    import time
+
+    from vigilante.prometheus.api import PrometheusAPI
+    from vigilante.rules.recording import RecordedSeries
+    from vigilante.service.setup_check import check_history
+    from scripts.harness import backfill_openmetrics
+
+    config = load_config(env={}).replace("scorer", state_path=str(tmp_path / "no-state.json"))
+    name = RecordedSeries(config).requests("1m")
+    tick = config.scorer.tick_seconds
+    now = time.time() // tick * tick
+    start = now - 40 * 60  # 40 min of recorded features; the model needs 15
+    lines = [f"# TYPE {name} gauge"] + [
+        f'{name}{{namespace="{config.app.namespace}",job="{config.app.job}"}} 5 {start + i * tick:.0f}'
+        for i in range(int((now - start) / tick) + 1)]
+    backfill_openmetrics("\n".join(lines), tmp_path / "data", tmp_path)
+    prometheus = PrometheusServer(tmp_path / "prometheus", data_dir=tmp_path / "data").start()
+    try:
+        finding = check_history(config.replace("prometheus", url=prometheus.url), PrometheusAPI(prometheus.url), now)
+    finally:
+        prometheus.stop()
+    assert finding.ok and finding.message == ("40 min of recorded features: enough to warm (needs 15 min; "
+                                              "trains on up to 2 h)")

@@ -2,6 +2,12 @@
 
 The scorer owns the alert decision: the shipped anomaly alerts
 fire on :data:`DECISION`, so the live alert, the backtest and the dashboard agree.
+
+    >>> f'{DECISION}{{job="vigilante-scorer"}} == 1'
+    'vigilante_anomaly_decision{job="vigilante-scorer"} == 1'
+    >>> names = [v for k, v in sorted(globals().items()) if k.isupper() and isinstance(v, str)]
+    >>> all(n.startswith("vigilante_") for n in names), len(set(names)) == len(names)
+    (True, True)
 """
 
 SCORE = "vigilante_anomaly_score"

@@ -94,7 +94,12 @@ COMMANDS: list[Command] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered sub-command."""
+    """The argument parser with every registered sub-command.
+
+    >>> args = build_parser().parse_args(["check", "--config", "vigilante.yaml"])
+    >>> args.command, args.run.__name__
+    ('check', 'call')
+    """
     parser = argparse.ArgumentParser(
         prog="vigilante",
         description="Observability add-on for Flask apps: rules, dashboards, alerts and an anomaly scorer.",

@@ -33,6 +33,10 @@ def serve_config(config_path: str | None, tick_seconds: float | None) -> tuple[C
 
     ``--tick-seconds S`` is ``trial.time_scale`` = ``scorer.tick_seconds / S`` on top of any
     configured one, said in the line with the variable that gives every command the same.
+
+    >>> config, line = serve_config(None, 5.0)  # the default 15 s tick, compressed three times
+    >>> config.trial.time_scale, line.split(":")[0]
+    (3.0, '--tick-seconds 5 is trial.time_scale 3')
     """
     config = load_config(config_path)
     if tick_seconds is None:

@@ -1,4 +1,10 @@
-"""Typed errors of the scorer library."""
+"""Typed errors of the scorer library.
+
+Every one is a :class:`~vigilante.errors.VigilanteError`, which the command line prints as one line:
+
+    >>> issubclass(NotAStateError, StateError), issubclass(TrainingError, VigilanteError)
+    (True, True)
+"""
 
 from vigilante.errors import VigilanteError
 

@@ -41,6 +41,11 @@ class FeatureRow:
 
     @property
     def complete(self) -> bool:
+        """Every feature has a value: the tick can be scored.
+
+        >>> FeatureRow(0.0, {"rps": 3.5, "error_ratio": None}).complete
+        False
+        """
         return all(v is not None for v in self.values.values())
 
 

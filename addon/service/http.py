@@ -119,7 +119,13 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def endpoints(registry: CollectorRegistry, alive: Callable[[], bool], ready: Callable[[], tuple[bool, str]]):
-    """A WSGI app: ``/metrics``; ``/healthz`` (the loop is ticking); ``/readyz`` (warm and reading Prometheus)."""
+    """A WSGI app: ``/metrics``; ``/healthz`` (the loop is ticking); ``/readyz`` (warm and reading Prometheus).
+
+    >>> app = endpoints(CollectorRegistry(), alive=lambda: True, ready=lambda: (False, "model not warm"))
+    >>> app({"PATH_INFO": "/readyz"}, lambda status, headers: print(status))
+    503 Service Unavailable
+    [b'not ready: model not warm\\n']
+    """
     metrics_app = make_wsgi_app(registry)
 
     def app(environ, start_response):

@@ -254,6 +254,9 @@ class ScorerService:
         stalled are skipped, not run in a burst. Their phase follows the recording rules'
         evaluation (:meth:`lock_phase`, checked again every ``RELOCK_SECONDS``, or
         ``RELOCK_AFTER_FAILURE_SECONDS`` after the rules API could not tell).
+
+        The loop waits for each tick on ``stop.wait(seconds)`` and reads the time from the
+        service's ``clock``: a fake clock whose ``wait`` moves it runs the loop without waiting.
         """
         step = self.config.scorer.tick_seconds
         if not stop.is_set():

@@ -10,7 +10,7 @@ import requests
 import yaml
 
 from scripts.harness.binaries import ALERTMANAGER, find_binary
-from scripts.harness.process import ManagedProcess, free_port
+from scripts.harness.process import ManagedProcess, free_port, refuse_second_start
 
 
 def webhook_config(webhook_url: str, group_wait: str = "1s", group_interval: str = "1s",
@@ -37,6 +37,7 @@ class AlertmanagerServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "AlertmanagerServer":
+        refuse_second_start(self.process, "alertmanager")
         binary = find_binary(ALERTMANAGER)
         self.workdir.mkdir(parents=True, exist_ok=True)
         config_path = self.workdir / "alertmanager.yml"

@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 
 import requests
 
-from scripts.harness.process import ManagedProcess, free_port
+from scripts.harness.process import ManagedProcess, free_port, refuse_second_start
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +41,7 @@ class GunicornServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "GunicornServer":
+        refuse_second_start(self.process, "gunicorn")
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env}
         # The app and the add-on are imported from this checkout, whatever the cwd.

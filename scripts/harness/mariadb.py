@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 from scripts.harness.binaries import Binary, find_binary
-from scripts.harness.process import ManagedProcess, free_port
+from scripts.harness.process import ManagedProcess, free_port, refuse_second_start
 
 MARIADBD = Binary("MARIADB_BIN", ("mariadbd", "mysqld"), "mariadb-server")
 MARIADB_INSTALL_DB = Binary("MARIADB_INSTALL_DB_BIN", ("mariadb-install-db", "mysql_install_db"), "mariadb-server")
@@ -51,6 +51,7 @@ class MariaDBServer:
         self.password = secrets.token_hex(12)
 
     def start(self, timeout: float = 60.0) -> "MariaDBServer":
+        refuse_second_start(self.process, "mariadbd")
         self.workdir.mkdir(parents=True, exist_ok=True)
         as_root = ["--user=root"] if os.geteuid() == 0 else []
         if not (self.datadir / "mysql").is_dir():

@@ -35,6 +35,16 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+class AlreadyStartedError(RuntimeError):
+    """``start()`` on something still running: the first process would outlive ``stop()``."""
+
+
+def refuse_second_start(process: "ManagedProcess | None", name: str) -> None:
+    """Raise :class:`AlreadyStartedError` when ``process`` is still running."""
+    if process is not None and process.alive():
+        raise AlreadyStartedError(f"{name} is already running (pid {process.pid}): start it once, or stop() it first")
+
+
 class GiveUp(RuntimeError):
     """Raised by a wait condition when waiting longer cannot help (the server died)."""
 
@@ -82,6 +92,7 @@ class ManagedProcess:
         return self.popen.pid if self.popen else None
 
     def start(self) -> "ManagedProcess":
+        refuse_second_start(self, self.name)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         try:

@@ -12,7 +12,7 @@ import yaml
 
 from vigilante.prometheus.api import PrometheusAPI
 from scripts.harness.binaries import PROMETHEUS, PROMTOOL, find_binary
-from scripts.harness.process import ManagedProcess, free_port, wait_until
+from scripts.harness.process import ManagedProcess, free_port, refuse_second_start, wait_until
 
 
 def static_scrape_config(job: str, targets: Sequence[str], labels: dict[str, str] | None = None,
@@ -73,6 +73,7 @@ class PrometheusServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "PrometheusServer":
+        refuse_second_start(self.process, "prometheus")
         binary = find_binary(PROMETHEUS)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
