@@ -107,3 +107,35 @@ def test_process_metrics_are_exported_with_threads_and_not_in_multiprocess_mode(
     assert "(`process_cpu_seconds_total`, …) are not exported in multiprocess mode" in " ".join(README.split())
     assert re.search(r"^process_cpu_seconds_total ", _scrape(tmp_path, multiprocess=False), re.M)
     assert "process_cpu_seconds_total" not in _scrape(tmp_path, multiprocess=True)
+
+
+# --- `vigilante serve` at start-up ---------------------------------------------------------------
+
+def _nothing(params):
+    """A Prometheus with no series at all: every check of `vigilante check` fails."""
+    kind = "matrix" if "start" in params else "vector"
+    return {"status": "success", "data": {"resultType": kind, "result": []}}
+
+
+def test_serve_logs_the_failing_start_up_checks_and_what_tick_seconds_made_of_each_window(tmp_path):
+    from scripts.harness.process import ManagedProcess, free_port
+    from tests.fixtures.fake_prometheus import FakePrometheus
+    from tests.scorer_process import one_feature_config
+
+    assert "`serve`\n   runs the same checks at start-up and logs the ones that fail" in README
+    assert "`vigilante serve --tick-seconds 1` still works, as `trial.time_scale` 15 for `serve` alone" in README
+    with FakePrometheus(_nothing) as fake:
+        config = one_feature_config(tmp_path / "vigilante.yaml", fake.url, tmp_path / "state",
+                                    scorer={"tick_seconds": 15})
+        scorer = ManagedProcess("scorer", [sys.executable, "-m", "vigilante.cli", "serve", "--config", str(config),
+                                           "--port", str(free_port()), "--tick-seconds", "1"],
+                                tmp_path / "scorer.log").start()
+        try:
+            scorer.wait_ready(lambda: scorer.log_path.read_text().count("start-up check:") >= 2, 30,
+                              "the start-up check's warnings")
+        finally:
+            scorer.stop()
+    log = scorer.log_path.read_text()
+    assert "--tick-seconds 1 is trial.time_scale 15" in log
+    assert re.search(r"baseline half-life [\d.]+ s, bootstrap 8 min\); as shipped: the hold \(2 s\)", log)  # each window
+    assert "WARNING vigilante" in log and "start-up check: app series: no flask_http_request" in log
