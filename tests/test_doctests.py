@@ -40,7 +40,7 @@ def test_docstring_examples_run(module):
 # The scripts are not installed; the demo's and the benchmarks' examples run from the checkout.
 SCRIPTS = ("scripts.demo", "scripts.stack", "scripts.bench_latency", "scripts.bench_detection", "scripts.detection_tiers",
            "scripts.scenarios", "scripts.real_series", "scripts.real_tier",
-           "scripts.load_shapes", "scripts.demo_config", "scripts.harness.routing")
+           "scripts.load_shapes", "scripts.demo_config", "scripts.harness.routing", "scripts.readme_figures")
 
 
 @pytest.mark.parametrize("module", SCRIPTS)
