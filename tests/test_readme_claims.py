@@ -6,6 +6,7 @@ commands of the README's steps are run by ``test_readme_attach.py`` and ``test_r
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -92,7 +93,7 @@ SCRAPE = textwrap.dedent("""
 
 
 def _scrape(tmp_path, multiprocess: bool) -> str:
-    env = {k: v for k, v in __import__("os").environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     if multiprocess:
         (tmp_path / "multiproc").mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "multiproc")

@@ -17,7 +17,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 
 from vigilante import __version__
 
