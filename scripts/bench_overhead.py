@@ -166,7 +166,7 @@ OPTION_VARIANTS = {
 }
 
 
-def inprocess_child(rounds: int, per_slice: int) -> dict:
+def inprocess_child(rounds: int, per_slice: int, variants: list[str] | None = None) -> dict:
     """CPU microseconds per request of each option variant on the trivial endpoint, in this process.
 
     The exporter's work per request (timer, label lookup, histogram and counter updates) does
@@ -185,6 +185,8 @@ def inprocess_child(rounds: int, per_slice: int) -> dict:
         paths = seed(workdir / "instance")
         apps = {}
         for name, options in OPTION_VARIANTS.items():
+            if variants is not None and name not in variants:
+                continue
             config = {"METRICS_ENABLED": options is not None}
             if options:
                 config["VIGILANTE"] = load_config(env={}).replace("app", **options)
@@ -219,24 +221,47 @@ def _start_response(status, headers, exc_info=None):
     return lambda data: None
 
 
+def _variant_groups(multiprocess: bool) -> list[list[str]]:
+    """Variants measured together in one child: all of them, or in multiprocess mode one exporter variant each.
+
+    In multiprocess mode every instrumented app of a process shares one set of collectors, so
+    apps with different route labels or buckets cannot be instrumented side by side.
+    """
+    exporters = [v for v, options in OPTION_VARIANTS.items() if options is not None]
+    if not multiprocess:
+        return [list(OPTION_VARIANTS)]
+    return [["no_exporter", v] for v in exporters]
+
+
 def inprocess_costs(modes: list[str], rounds: int, per_slice: int) -> dict:
-    """Run :func:`inprocess_child` in a fresh interpreter per mode (multiprocess mode is chosen at import)."""
+    """Run :func:`inprocess_child` in fresh interpreters per mode (multiprocess mode is chosen at import).
+
+    With several children per mode, each variant's cost is taken relative to its own child's
+    ``no_exporter`` and put on the first child's baseline.
+    """
     out = {}
     for mode in modes:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        multiproc = None
-        if MODES[mode]["multiprocess"]:
-            multiproc = tempfile.mkdtemp(prefix="bench-multiproc-")
-            env["PROMETHEUS_MULTIPROC_DIR"] = multiproc
-        try:
-            result = subprocess.run([sys.executable, __file__, "--inprocess-child", "--inprocess-rounds", str(rounds),
-                                     "--per-slice", str(per_slice)], env=env, capture_output=True, text=True,
-                                    timeout=900, check=True)
-        finally:
-            if multiproc:
-                shutil.rmtree(multiproc, ignore_errors=True)
-        out[mode] = json.loads(result.stdout.strip().splitlines()[-1])
+        merged: dict[str, float] = {}
+        for group in _variant_groups(MODES[mode]["multiprocess"]):
+            multiproc = None
+            if MODES[mode]["multiprocess"]:
+                multiproc = tempfile.mkdtemp(prefix="bench-multiproc-")
+                env["PROMETHEUS_MULTIPROC_DIR"] = multiproc
+            try:
+                result = subprocess.run([sys.executable, __file__, "--inprocess-child", "--inprocess-rounds",
+                                         str(rounds), "--per-slice", str(per_slice), "--variants", ",".join(group)],
+                                        env=env, capture_output=True, text=True, timeout=900)
+            finally:
+                if multiproc:
+                    shutil.rmtree(multiproc, ignore_errors=True)
+            if result.returncode != 0:
+                raise SystemExit(f"in-process measurement ({mode}, {', '.join(group)}) failed:\n{result.stderr[-3000:]}")
+            costs = json.loads(result.stdout.strip().splitlines()[-1])
+            base = merged.setdefault("no_exporter", costs["no_exporter"])
+            merged.update({v: c - costs["no_exporter"] + base for v, c in costs.items() if v != "no_exporter"})
+        out[mode] = merged
     return out
 
 
@@ -250,7 +275,7 @@ def seed(instance: Path) -> dict[str, str]:
     from app_under_test.models import Event, TicketType, utcnow
     from app_under_test.testing import seeded_app
 
-    app = seeded_app(instance)
+    app = seeded_app(instance, METRICS_ENABLED=False)  # the data only: an exporter here would fix the process's metric settings
     session = new_session(app)
     try:
         event = session.scalars(select(Event).where(Event.starts_at > utcnow()).order_by(Event.starts_at)).first()
@@ -295,7 +320,7 @@ def run(args: argparse.Namespace) -> dict:
             try:
                 for variant, server in servers.items():  # warm caches, imports, connection pools
                     for path in paths.values():
-                        measure(server, server.url + path, 1, args.concurrency, wrk)
+                        measure(server, server.url + path, min(1.0, args.seconds), args.concurrency, wrk)
                 per_endpoint = results.setdefault(mode, {e: {v: [] for v in VARIANTS} for e in paths})
                 for round_no in range(args.rounds):
                     order = VARIANTS[round_no % 3:] + VARIANTS[:round_no % 3]
@@ -428,14 +453,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--inprocess-rounds", type=int, default=15)
     parser.add_argument("--per-slice", type=int, default=500, help="requests per in-process measurement")
-    parser.add_argument("--quick", action="store_true", help="1 round of 1 s: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="1 round of 0.3 s: a smoke run (its figures are noise)")
     parser.add_argument("--inprocess-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--variants", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.inprocess_child:
-        print(json.dumps(inprocess_child(args.inprocess_rounds, args.per_slice)))
+        variants = args.variants.split(",") if args.variants else None
+        print(json.dumps(inprocess_child(args.inprocess_rounds, args.per_slice, variants)))
         return 0
     if args.quick:
-        args.rounds, args.seconds, args.inprocess_rounds, args.per_slice = 1, 1.0, 3, 200
+        args.rounds, args.seconds, args.inprocess_rounds, args.per_slice = 1, 0.3, 2, 100
     args.modes = [m for m in args.modes.split(",") if m]
     unknown = set(args.modes) - set(MODES)
     if unknown:

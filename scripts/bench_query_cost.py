@@ -16,7 +16,7 @@ over windows longer than the backfilled data (1d, 3d) are counted at their full 
 (series x window / evaluation interval), not at what the short history lets them touch.
 
     python -m scripts.bench_query_cost            # 50 pods x 30 routes, 1 h at 15 s
-    python -m scripts.bench_query_cost --quick    # 10 pods x 10 routes, 20 min
+    python -m scripts.bench_query_cost --quick    # 10 pods x 10 routes, 1 h (the ratio grows with the range)
 
 Prints a table and, last, one JSON line.
 """
@@ -53,7 +53,7 @@ class Scale:
 
 
 FULL = Scale(pods=50, routes=30, error_routes=10, range_minutes=60, step_seconds=15)
-QUICK = Scale(pods=10, routes=10, error_routes=4, range_minutes=20, step_seconds=15)
+QUICK = Scale(pods=10, routes=10, error_routes=4, range_minutes=60, step_seconds=15)
 
 
 def dashboard_queries(config: Config) -> list[tuple[str, str, str]]:
@@ -174,7 +174,7 @@ def long_window(expr: str) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small scale for smoke tests (10 pods x 10 routes, 20 min)")
+    parser.add_argument("--quick", action="store_true", help="small scale for smoke tests (10 pods x 10 routes, 1 h)")
     parser.add_argument("--config", metavar="FILE", help="Vigilante configuration (default: built-in defaults)")
     parser.add_argument("--refresh-seconds", type=int, default=30, help="dashboard refresh interval (default 30)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")

@@ -11,6 +11,7 @@ Prints a table and one JSON line. Shipped defaults (15 s ticks, default features
 model); the Prometheus is local, so its query latency is a floor, not a field figure.
 
     python -m scripts.bench_scorer [--ticks 400] [--rounds 3]
+    python -m scripts.bench_scorer --quick    # 60 ticks, 1 round: a smoke run (its figures are noise)
 """
 
 from __future__ import annotations
@@ -110,10 +111,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=400, help="ticks measured per run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating bare/service rounds")
+    parser.add_argument("--quick", action="store_true", help="60 ticks, 1 round: a smoke run")
     parser.add_argument("--child", choices=["bare", "service"], help=argparse.SUPPRESS)
     parser.add_argument("--prometheus", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.ticks, args.rounds = 60, 1
     if args.child:
         print(json.dumps(child(args.child, args.ticks, args.prometheus, args.start)))
         return
@@ -158,7 +162,7 @@ def main() -> None:
     print(f"service tick = model + one Prometheus query ({summary['service']['query_ms_per_tick']:.2f} ms) + state save "
           f"every {Config().service.save_every_seconds:g} s ({summary['service']['save_ms_per_tick']:.2f} ms/tick amortized)"
           " + metric updates")
-    print(json.dumps({"benchmark": "scorer_cost", "ticks": args.ticks, "rounds": args.rounds, **{
+    print(json.dumps({"benchmark": "scorer_cost", "quick": args.quick, "ticks": args.ticks, "rounds": args.rounds, **{
         f"{mode}_{key}": round(value, 3) for mode, values in summary.items() for key, value in values.items()},
         "cpu_ratio": round(ratio, 3), "rss_ratio": round(rss_ratio, 3)}))
 

@@ -36,6 +36,7 @@ import yaml
 from vigilante.attach import metric_names
 from vigilante.config import Config
 from scripts.bench_latency import Chain, floor, seconds
+from scripts.harness.routing import route_for
 from scripts.load_shapes import STEADY_USERS, write_control
 from scripts.stack import REPO_ROOT, RULE_FILES, LocalStack, StackError, changed_from_defaults, interval_overrides
 
@@ -90,33 +91,6 @@ def alert_rule(name: str) -> dict[str, Any]:
                 if rule.get("alert") == name:
                     return rule
     raise KeyError(name)
-
-
-def route_for(routing: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    """The Alertmanager route an alert with ``labels`` lands on, with inherited settings filled in.
-
-    >>> tree = {"receiver": "r", "group_wait": "30s", "routes": [{"matchers": ['service="a"'], "receiver": "a",
-    ...         "routes": [{"matchers": ['severity="critical"'], "receiver": "p", "group_wait": "10s"}]}]}
-    >>> route_for(tree, {"service": "a", "severity": "warning"})["group_wait"]
-    '30s'
-    >>> route_for(tree, {"service": "a", "severity": "critical"})["group_wait"]
-    '10s'
-    """
-    import re
-
-    def matches(matcher: str) -> bool:
-        name, op, value = re.fullmatch(r'\s*(\w+)\s*(=~|!=|=)\s*"(.*)"\s*', matcher).groups()
-        actual = labels.get(name, "")
-        return {"=": actual == value, "!=": actual != value, "=~": re.fullmatch(value, actual) is not None}[op]
-
-    node = routing
-    inherited = {k: v for k, v in routing.items() if k != "routes"}
-    while True:
-        child = next((r for r in node.get("routes", []) if all(matches(m) for m in r.get("matchers", []))), None)
-        if child is None:
-            return inherited
-        inherited = {**inherited, **{k: v for k, v in child.items() if k not in ("routes", "matchers")}}
-        node = child
 
 
 # --- the run -------------------------------------------------------------------------------

@@ -6,13 +6,13 @@ way ``kubectl apply -k`` would receive them. No cluster runs here.
 
 from __future__ import annotations
 
+import copy
 import posixpath
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import unquote
 
 import jsonschema
 import pytest
@@ -27,6 +27,7 @@ from vigilante.kubernetes.manifests import targets as manifest_targets
 from scripts.demo_config import demo_config
 from tests.fixtures.kustomize import (NATIVE_GROUPS, OVERLAYS, REPO_ROOT, build_overlay, containers, find, kustomize,
                                       matches, of_kind, pod_specs)
+from tests.fixtures.network_policy import Source, UnsupportedManifest, admits, normalise, route, selector_matches
 from tests.fixtures.prometheus_operator_crds import SCHEMAS
 from tests.tools import missing_tool
 
@@ -304,7 +305,7 @@ def test_service_monitors_select_an_existing_service_by_label_and_named_port(ove
         assert monitor["metadata"]["labels"]["release"] == CONFIG.kubernetes.release
         services = [s for s in of_kind(objects, "Service")
                     if s["metadata"]["namespace"] in spec["namespaceSelector"]["matchNames"]
-                    and matches(spec["selector"]["matchLabels"], s["metadata"].get("labels", {}))]
+                    and selector_matches(spec["selector"], s["metadata"].get("labels", {}))]
         assert len(services) == 1, monitor["metadata"]["name"]
         service = services[0]
         for endpoint in spec["endpoints"]:
@@ -400,35 +401,6 @@ def test_grafana_reads_its_admin_from_a_secret_serves_grafana_and_mounts_what_it
 # --- the Ingress never routes /metrics --------------------------------------------------------
 
 
-def _normalise(url: str) -> str:
-    """The path a controller matches on: no query, percent-decoded, slashes merged, dot segments resolved (as nginx)."""
-    path = unquote(url.split("?", 1)[0].split("#", 1)[0])
-    path = re.sub(r"/{2,}", "/", path)
-    resolved = posixpath.normpath(path)
-    return resolved + ("/" if path.endswith("/") and resolved != "/" else "")
-
-
-def _route(ingresses, url: str) -> tuple[str, str]:
-    """(namespace, service) an Ingress controller picks: longest matching path, Exact before Prefix (Ingress spec)."""
-    path = _normalise(url)
-    best = None
-    for ing in ingresses:
-        for rule in ing["spec"]["rules"]:
-            for p in rule["http"]["paths"]:
-                rule_path = p["path"]
-                if p["pathType"] == "Exact":
-                    ok = path == rule_path
-                else:  # Prefix: element-wise on "/"-separated segments
-                    elements = [e for e in rule_path.split("/") if e]
-                    ok = [e for e in path.split("/") if e][: len(elements)] == elements
-                if ok:
-                    key = (len(rule_path.rstrip("/")), p["pathType"] == "Exact")
-                    if best is None or key > best[0]:
-                        best = (key, (ing["metadata"]["namespace"], p["backend"]["service"]["name"]))
-    assert best is not None, f"no Ingress path matches {url}"
-    return best[1]
-
-
 BLOCKED_REQUESTS = ["/metrics", "/metrics/", "/metrics?format=prometheus", "//metrics", "/./metrics",
                     "/static/../metrics", "/%6detrics", "/metrics/anything", "/grafana/metrics", "/grafana//metrics/"]
 SERVED_REQUESTS = [("/", "ticket-app"), ("/event/3", "ticket-app"), ("/metricsfoo", "ticket-app"),
@@ -447,16 +419,16 @@ def test_the_ingress_sends_grafana_to_grafana_the_rest_to_the_app_and_never_metr
     for url, service in SERVED_REQUESTS:
         if service == "grafana" and not with_grafana:
             continue
-        assert _route(ingresses, url)[1] == service, url
+        assert route(ingresses, url)[1] == service, url
     for url in BLOCKED_REQUESTS:
         if url.startswith("/grafana") and not with_grafana:
             continue
-        namespace, service = _route(ingresses, url)
+        namespace, service = route(ingresses, url)
         assert service == NO_BACKEND_SERVICE, url
         blackhole = find(objects, "Service", service, namespace)
         assert "selector" not in blackhole["spec"], "a Service with a selector would have endpoints"
     assert not of_kind(objects, "Endpoints", "EndpointSlice")
-    assert set(BLOCKED_PATHS) <= {_normalise(u) for u in BLOCKED_REQUESTS}
+    assert set(BLOCKED_PATHS) <= {normalise(u) for u in BLOCKED_REQUESTS}
 
 
 def test_grafana_does_not_serve_its_own_metrics(overlays):
@@ -467,15 +439,6 @@ def test_grafana_does_not_serve_its_own_metrics(overlays):
 # --- network policies: only Prometheus reaches the metrics ports ------------------------------
 
 
-def _selects(peer, namespace_of_policy, pod_namespace, pod_labels):
-    ns_selector = peer.get("namespaceSelector")
-    if ns_selector is None:
-        ns_ok = pod_namespace == namespace_of_policy
-    else:
-        ns_ok = matches(ns_selector.get("matchLabels", {}), {"kubernetes.io/metadata.name": pod_namespace})
-    return ns_ok and matches(peer.get("podSelector", {}).get("matchLabels", {}), pod_labels)
-
-
 def _pods(objects):
     for workload, spec in pod_specs(objects):
         yield workload["metadata"]["namespace"], workload["spec"]["template"]["metadata"]["labels"], spec
@@ -484,36 +447,102 @@ def _pods(objects):
 METRICS_PORTS = {"vigilante-scorer": "metrics", "kube-state-metrics": "http-metrics", "ticket-app": "http"}
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_prometheus_and_for_the_app_the_ingress_controller_reach_metrics_ports(overlays, overlay):
-    objects = overlays[overlay]
+def _port_number(spec, name):
+    return next(p["containerPort"] for c in spec["containers"] for p in c.get("ports", []) if p.get("name") == name)
+
+
+def _metrics_reach_problems(objects, overlay) -> list[str]:
+    """Who, besides Prometheus (and the Ingress controller for the app's one port), reaches a metrics port."""
     k = CONFIG.kubernetes
     prometheus_ns = k.namespace if overlay == "standalone" else k.prometheus_namespace
-    prometheus_pod = (prometheus_ns, PROMETHEUS_POD_SELECTOR)
-    other_pods = [(ns, labels) for ns, labels, _ in _pods(objects) if not matches(PROMETHEUS_POD_SELECTOR, labels)]
-    other_pods.append(("default", {"app": "curious"}))
+    prometheus = Source("10.244.0.2", prometheus_ns, dict(PROMETHEUS_POD_SELECTOR))
+    controller = Source("10.244.0.3", k.ingress_namespace, {"app.kubernetes.io/name": "ingress-nginx"})
+    others = [Source(f"10.244.1.{i}", ns, labels) for i, (ns, labels, _) in enumerate(_pods(objects))
+              if not matches(PROMETHEUS_POD_SELECTOR, labels)]
+    others += [Source("10.244.2.1", "default", {"app": "curious"}), Source("203.0.113.7")]  # a pod; a client outside
     policies = of_kind(objects, "NetworkPolicy")
 
-    checked = 0
+    problems, checked = [], 0
     for namespace, labels, spec in _pods(objects):
         name = labels["app.kubernetes.io/name"]
         if name not in METRICS_PORTS:
             continue
         port = METRICS_PORTS[name]
-        selecting = [p for p in policies if p["metadata"]["namespace"] == namespace
-                     and matches(p["spec"]["podSelector"].get("matchLabels", {}), labels)]
-        assert selecting, f"{name}: no NetworkPolicy isolates it"
-        peers = [peer for p in selecting for rule in p["spec"].get("ingress", [])
-                 if any(rp["port"] == port for rp in rule.get("ports", [])) for peer in rule["from"]]
-        allowed = lambda ns, lbls: any(_selects(peer, namespace, ns, lbls) for peer in peers)  # noqa: E731
-        assert allowed(*prometheus_pod), f"{name}: Prometheus cannot scrape it"
-        for ns, lbls in other_pods:
-            assert not allowed(ns, lbls), f"{name}:{port} is reachable from {ns}/{lbls}"
-        controller_allowed = allowed(k.ingress_namespace, {"app.kubernetes.io/name": "ingress-nginx"})
-        assert controller_allowed == (name == "ticket-app"), name
-        assert port in {p.get("name") for c in spec["containers"] for p in c.get("ports", [])}
+        reaches = lambda source: admits(policies, namespace, labels, port, _port_number(spec, port), source)  # noqa: E731
+        if not reaches(prometheus):
+            problems.append(f"{name}: Prometheus cannot scrape it")
+        problems += [f"{name}:{port} is reachable from {s}" for s in others if reaches(s)]
+        if reaches(controller) != (name == "ticket-app"):
+            problems.append(f"{name}: the Ingress controller {'reaches' if reaches(controller) else 'cannot reach'} it")
         checked += 1
-    assert checked == (3 if overlay == "standalone" else 2)
+    if checked != (3 if overlay == "standalone" else 2):
+        problems.append(f"{checked} metrics ports checked")
+    return problems
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_prometheus_and_for_the_app_the_ingress_controller_reach_metrics_ports(overlays, overlay):
+    assert _metrics_reach_problems(overlays[overlay], overlay) == []
+
+
+def _with_scorer_peer(objects, peer):
+    """The overlay with one more peer on the scorer's metrics rule."""
+    objects = copy.deepcopy(objects)
+    policy = find(objects, "NetworkPolicy", "scorer-from-prometheus", CONFIG.kubernetes.namespace)
+    policy["spec"]["ingress"][0]["from"].append(peer)
+    return objects
+
+
+@pytest.mark.parametrize("peer, reached_from", [
+    ({"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}, "203.0.113.7"),
+    ({"namespaceSelector": {}, "podSelector": {"matchExpressions": [
+        {"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["prometheus"]}]}}, "curious"),
+    ({"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Exists"}]}}, "grafana"),
+])
+def test_the_metrics_check_catches_a_peer_opened_by_ip_block_or_match_expressions(overlays, peer, reached_from):
+    problems = _metrics_reach_problems(_with_scorer_peer(overlays["standalone"], peer), "standalone")
+    assert any(p.startswith("vigilante-scorer:metrics is reachable from") and reached_from in p for p in problems), problems
+
+
+def test_the_metrics_check_catches_a_policy_that_selects_by_expression_and_opens_every_port(overlays):
+    objects = copy.deepcopy(overlays["standalone"])
+    objects.append({"kind": "NetworkPolicy", "metadata": {"name": "open", "namespace": CONFIG.kubernetes.namespace},
+                    "spec": {"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In",
+                                                                    "values": ["kube-state-metrics"]}]},
+                             "ingress": [{}]}})
+    problems = _metrics_reach_problems(objects, "standalone")
+    assert any(p.startswith("kube-state-metrics:http-metrics is reachable from") for p in problems), problems
+    assert not any(p.startswith("vigilante-scorer") for p in problems), problems
+
+
+@pytest.mark.parametrize("peer", [
+    {"podSelector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}},
+    {"podSelector": {"matchFields": [{"key": "a"}]}},
+    {"ipBlock": {"cidr": "0.0.0.0/0"}, "podSelector": {}},
+    {"serviceAccount": "x"},
+])
+def test_the_network_policy_simulator_refuses_what_it_does_not_model(overlays, peer):
+    with pytest.raises(UnsupportedManifest):
+        _metrics_reach_problems(_with_scorer_peer(overlays["standalone"], peer), "standalone")
+
+
+@pytest.mark.parametrize("change", [
+    {"metadata": {"annotations": {"nginx.ingress.kubernetes.io/use-regex": "true"}}},
+    {"spec": {"defaultBackend": {"service": {"name": "ticket-app", "port": {"number": 80}}}}},
+    {"rule": {"host": "shop.example"}},
+    {"path": {"pathType": "ImplementationSpecific"}},
+    {"path": {"backend": {"resource": {"kind": "Bucket", "name": "b"}}}},
+])
+def test_the_ingress_simulator_refuses_what_it_does_not_model(overlays, change):
+    ingress = copy.deepcopy(find(overlays["standalone"], "Ingress", "ticket-app"))
+    for key, value in change.items():
+        target = {"rule": ingress["spec"]["rules"][0], "path": ingress["spec"]["rules"][0]["http"]["paths"][0]}.get(key)
+        if target is None:
+            ingress[key].update(value)
+        else:
+            target.update(value)
+    with pytest.raises(UnsupportedManifest):
+        route([ingress], "/metrics")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -605,11 +634,7 @@ def test_the_policies_still_let_grafana_and_the_scorer_query_prometheus_and_user
     policies = of_kind(objects, "NetworkPolicy")
 
     def allowed(to_pod, port, from_namespace, from_labels):
-        return any(_selects(peer, p["metadata"]["namespace"], from_namespace, from_labels)
-                   for p in policies if p["metadata"]["namespace"] == k.namespace
-                   and matches(p["spec"]["podSelector"].get("matchLabels", {}), to_pod)
-                   for rule in p["spec"].get("ingress", []) if any(rp["port"] == port for rp in rule["ports"])
-                   for peer in rule["from"])
+        return admits(policies, k.namespace, to_pod, port, 0, Source("10.244.1.1", from_namespace, from_labels))
 
     prometheus, grafana = {"app.kubernetes.io/name": "prometheus"}, {"app.kubernetes.io/name": "grafana"}
     assert allowed(prometheus, "web", k.namespace, grafana)

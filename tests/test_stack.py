@@ -14,7 +14,8 @@ import yaml
 from vigilante.config import Config, load_config
 from app_under_test.testing import DEMO_PASSWORD, seeded_app
 from scripts.bench_latency import Chain, floor
-from scripts.demo import route_for, seconds
+from scripts.demo import seconds
+from scripts.harness.routing import route_for, routes_for
 from scripts.harness import ManagedProcess, wait_until
 from scripts.load_shapes import MAX_USERS, SCENARIOS, read_control, stage_at, total_seconds, write_control
 from scripts.stack import (LocalStack, StackError, apply_overrides, changed_from_defaults, config_env, graph_link,
@@ -93,6 +94,33 @@ def test_the_anomaly_alert_lands_on_the_ticket_route_with_a_short_group_wait():
     assert seconds(route_for(routing["route"], {"alertname": "VigilanteHighLatencyP95", "severity": "warning",
                                                 "service": "tickets"}).get("group_wait", "30s")) == 30
     assert route_for(routing["route"], {"severity": "critical", "service": "tickets"})["group_wait"] == "10s"
+
+
+CONTINUE_TREE = {"receiver": "default", "group_wait": "30s", "routes": [
+    {"matchers": ['service="a"'], "receiver": "a-log", "continue": True, "group_wait": "1s"},
+    {"matchers": ['service=~"a|b"'], "receiver": "a-ticket",
+     "routes": [{"matchers": ['severity="critical"'], "receiver": "a-page", "group_wait": "10s"},
+                {"matchers": ['alertname="X"'], "receiver": "a-ticket", "group_wait": "0s"}]},
+    {"matchers": ['severity="critical"'], "receiver": "never-reached"}]}
+
+
+@pytest.mark.parametrize("labels, receivers, group_waits", [
+    ({"service": "a", "severity": "critical"}, ["a-log", "a-page"], ["1s", "10s"]),  # `continue` goes on
+    ({"service": "a", "alertname": "X"}, ["a-log", "a-ticket"], ["1s", "0s"]),       # same receiver, own route
+    ({"service": "b", "severity": "warning"}, ["a-ticket"], ["30s"]),                # inherited group_wait
+    ({"service": "c", "severity": "critical"}, ["never-reached"], ["30s"]),
+    ({"service": "c"}, ["default"], ["30s"]),
+])
+def test_routing_is_alertmanagers_own_continue_included(labels, receivers, group_waits):
+    routes = routes_for(CONTINUE_TREE, labels)
+    assert [r["receiver"] for r in routes] == receivers
+    assert [r["group_wait"] for r in routes] == group_waits
+    assert route_for(CONTINUE_TREE, labels)["receiver"] == receivers[0]
+
+
+def test_routing_refuses_a_tree_amtool_refuses():
+    with pytest.raises(ValueError, match="amtool"):
+        routes_for({"receiver": "r", "routes": [{"matchers": ['bad matcher'], "receiver": "x"}]}, {"a": "b"})
 
 
 def test_the_notification_floor_the_readme_states_is_that_of_the_shipped_settings():
