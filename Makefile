@@ -1,6 +1,7 @@
 # Vigilante: `make demo` runs the local stack and an incident; `make test` runs every test.
 # Both run `make setup` first. Knobs: PYTHON (interpreter for the virtualenv), VENV (its path),
-# PYTEST_ARGS (e.g. PYTEST_ARGS='-m "not slow"'), and PROMETHEUS_BIN & co. for other binaries.
+# PYTEST_ARGS (e.g. PYTEST_ARGS='-m "not slow"'), TEST_WORKERS (parallel tests, 4), and
+# PROMETHEUS_BIN & co. for other binaries.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -8,6 +9,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Parallel test workers: most tests wait on real services' clocks, so more workers than cores.
+TEST_WORKERS ?= 4
 STACK_ARGS ?=
 
 .PHONY: help setup system-packages test test-fast demo stack generate bench clean
@@ -27,10 +30,10 @@ system-packages:
 	@scripts/install_system_packages.sh --with-test-services
 
 test: setup  ## the whole test suite, slow end-to-end tests included
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup  ## the tests that start no more than one real service
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 demo: setup  ## local stack, traffic, an incident, the alert; results under out/demo/ (about 10 minutes)
 	$(BIN)/python -m scripts.demo

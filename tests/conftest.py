@@ -68,3 +68,20 @@ def alertmanager(tmp_path: Path, webhook_receiver: WebhookReceiver) -> Iterator[
     server.start()
     yield server
     server.stop()
+
+
+# --- running in parallel (pytest-xdist: `make test` runs `-n 4 --dist loadfile`) ---------
+# A test module is one unit of work, so a module fixture (a Prometheus with its traffic
+# window, a wheel) is built once, on one worker. (loadgroup would let a module's cheap tests
+# spread out, but with pytest 9.2 it no longer groups: pytest-xdist issue 1386.)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the modules of slow end-to-end tests first.
+
+    Workers take modules in collection order: long ones first, so the run does not end with
+    one of them running alone while the other workers are idle. Whole modules move, and the
+    sort is stable, so each module's own order is kept.
+    """
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.module not in slow_modules)
