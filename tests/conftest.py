@@ -76,12 +76,26 @@ def alertmanager(tmp_path: Path, webhook_receiver: WebhookReceiver) -> Iterator[
 # spread out, but with pytest 9.2 it no longer groups: pytest-xdist issue 1386.)
 
 
+# The longest modules in a parallel run (pytest --durations), each over a minute: started
+# first, longest first. A module missing here only costs speed, never a result.
+LONGEST_MODULES = ("test_demo_e2e.py", "test_readme_trial.py", "test_attach_foreign_app.py",
+                   "test_dashboards_queries.py", "test_rules_prometheus.py", "test_bench_detection.py",
+                   "test_readme_attach.py", "test_attach_two_apps.py", "test_generate.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Start the modules of slow end-to-end tests first.
+    """Start the longest modules first: those of :data:`LONGEST_MODULES`, then those with slow tests.
 
     Workers take modules in collection order: long ones first, so the run does not end with
     one of them running alone while the other workers are idle. Whole modules move, and the
     sort is stable, so each module's own order is kept.
     """
-    slow_modules = {item.module for item in items if item.get_closest_marker("slow") is not None}
-    items.sort(key=lambda item: item.module not in slow_modules)
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow") is not None}
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        name = item.path.name
+        if name in LONGEST_MODULES:
+            return 0, LONGEST_MODULES.index(name)
+        return (1 if item.path in slow_modules else 2), 0
+
+    items.sort(key=rank)
