@@ -96,17 +96,15 @@ def _far_from_local_normal(rows: list[Row], times: np.ndarray, feature: str,
     half = max(local_seconds, LOCAL_ROWS * _spacing(t)) / 2
     lo = np.searchsorted(t, t - half, side="left")
     hi = np.searchsorted(t, t + half, side="right")
-    residual = y - np.array([np.median(y[a:b]) for a, b in zip(lo, hi)])
-    moving = residual[residual != 0]
-    # Flat stretches (a series that reads 0 for hours, then moves) say nothing about the
-    # spread of the moving part: when they are most of the history, they are set aside.
-    if moving.size >= 3 and moving.size < residual.size / 2:
-        residual_spread = moving
-    else:
-        residual_spread = residual
-    spread = 1.4826 * float(np.median(np.abs(residual_spread - np.median(residual_spread))))
+    local_median = np.array([np.median(y[a:b]) for a, b in zip(lo, hi)])
+    residual = y - local_median
+    # The spread is the larger of the whole history's and the row's own span's: a series
+    # that reads 0 for hours and then moves has no spread overall, but its moving part does.
+    local_spread = np.array([np.median(np.abs(y[a:b] - m)) for a, b, m in zip(lo, hi, local_median)])
+    overall = float(np.median(np.abs(residual - np.median(residual))))
     # never finer than the data's own grain: a count that steps by one is not an incident
-    spread = max(spread, transform.noise_floor(feature, raw, buckets), 1e-9)
+    floor = transform.noise_floor(feature, raw, buckets)
+    spread = np.maximum(1.4826 * np.maximum(local_spread, overall), max(floor, 1e-9))
     far[present] = np.abs(residual) > INCIDENT_SPREADS * spread
     return far
 
