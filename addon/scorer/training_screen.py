@@ -22,7 +22,7 @@ Row = tuple[float, Mapping[str, "float | None"]]
 INCIDENT_SPREADS = 10.0
 """How many robust spreads from its local normal make a row an incident.
 
-Ten: Gaussian noise never gets there, and of the real tier's unlabelled rows 0.2 % do (at
+Ten: Gaussian noise never gets there, and of the real tier's rows 0.09 % do (at
 most 6 % in its spikiest series); an outage (the rate falls to nothing) or a doubling of
 traffic stands tens of spreads out.
 """
