@@ -5,8 +5,9 @@ victoria-metrics``; override with ``VICTORIA_METRICS_BIN``, ``VMAGENT_BIN``, ``V
 Each runs with a throw-away directory under its workdir and stops with its process group.
 
 - :class:`VictoriaMetricsServer` stores and answers PromQL (MetricsQL) on ``/api/v1/query``;
-  it evaluates no rules. Instant queries close to now see fresh samples: the store's default
-  ``-search.latencyOffset`` (hiding the last 30 s) is set to ``latency_offset``.
+  it evaluates no rules. It runs with the store's own defaults unless told otherwise
+  (``latency_offset`` sets ``-search.latencyOffset``, which hides the last minute from queries
+  that do not pass ``nocache=1``).
 - :class:`VMAgent` scrapes a Prometheus ``scrape_configs`` file and remote-writes to the store;
   ``members_count``/``member_num`` shard the targets between several agents.
 - :class:`VMAlert` evaluates Prometheus rule files against the store, writes the recorded
@@ -77,7 +78,7 @@ class VictoriaMetricsServer(_Server):
 
     name = "victoria-metrics"
 
-    def __init__(self, workdir: Path, port: int | None = None, retention: str = "1y", latency_offset: str = "0s",
+    def __init__(self, workdir: Path, port: int | None = None, retention: str = "1y", latency_offset: str | None = None,
                  extra_args: Sequence[str] = ()):
         super().__init__(workdir, port, extra_args)
         self.retention = retention
@@ -86,8 +87,9 @@ class VictoriaMetricsServer(_Server):
         self.api = PrometheusAPI(self.url, timeout=10, retries=0)
 
     def argv(self) -> list[str]:
+        offset = [f"-search.latencyOffset={self.latency_offset}"] if self.latency_offset is not None else []
         return [find_binary(VICTORIA_METRICS), f"-storageDataPath={self.data_dir}", f"-retentionPeriod={self.retention}",
-                f"-search.latencyOffset={self.latency_offset}"]
+                *offset]
 
     def start(self, timeout: float = 30.0) -> "VictoriaMetricsServer":
         super().start(timeout)
