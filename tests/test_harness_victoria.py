@@ -7,7 +7,7 @@ import time
 import pytest
 
 from scripts.harness import (VICTORIA_METRICS, VMAGENT, VMALERT, MissingBinaryError, VictoriaMetricsServer, VMAgent,
-                             VMAlert, find_binary, port_is_free, static_scrape_config)
+                             VMAlert, find_binary, free_port, port_is_free, static_scrape_config)
 from tests.fixtures.victoria import require_victoria_metrics
 
 
@@ -34,7 +34,7 @@ def test_two_vmagent_shards_split_the_targets_and_vmalert_records_from_the_store
     agents, vmalert = [], None
     try:
         # The store's own /metrics and a second program's are the targets: no app needed.
-        vmalert_port = VMAlert(tmp_path / "unused", store.url, []).port
+        vmalert_port = free_port()
         rules = tmp_path / "rules.yml"
         rules.write_text("groups:\n- name: harness\n  interval: 1s\n  rules:\n"
                          "  - record: harness:up:count\n    expr: count(up)\n")

@@ -295,6 +295,15 @@ class PrometheusAPI:
                                       f"{str(group)[:100]}")
         return groups
 
+    def text(self, path: str, cap: int = 65536) -> tuple[int, str]:
+        """The status and text of a plain GET of ``path`` (``/-/ready``, ``/metrics``), at most ``cap`` bytes."""
+        status, body = self._fetch("GET", path, {}, time.monotonic() + self.timeout, cap)
+        return status, body.decode(errors="replace")
+
+    def build_info(self) -> dict[str, Any]:
+        """``/api/v1/status/buildinfo``'s data (Prometheus: ``version``, ``revision``...; may be empty)."""
+        return self._get("/api/v1/status/buildinfo", {}, post=False)
+
     def ready(self) -> bool:
         """True when the server answers its readiness endpoint."""
         try:

@@ -10,7 +10,8 @@ Each runs with a throw-away directory under its workdir and stops with its proce
   that do not pass ``nocache=1``).
 - :class:`VMAgent` scrapes a Prometheus ``scrape_configs`` file and remote-writes to the store;
   ``members_count``/``member_num`` shard the targets between several agents.
-- :class:`VMAlert` evaluates Prometheus rule files against the store, writes the recorded
+- :class:`VMAlert` evaluates Prometheus rule files against the store (reading its latest
+  samples: :func:`fresh_datasource`), writes the recorded
   series and alert states back and notifies Alertmanager; it serves a Prometheus-shaped rules
   API at ``/api/v1/rules``.
 """
@@ -178,22 +179,36 @@ class VMAgent(_Server):
                    f"{count} healthy scrape target(s) in {self.url}")
 
 
-class VMAlert(_Server):
-    """Run ``vmalert`` evaluating ``rule_files`` against ``datasource_url`` until :meth:`stop`.
+def fresh_datasource(store_url: str) -> str:
+    """The ``-datasource.url`` that makes vmalert read a VictoriaMetrics store's latest samples.
 
-    Recorded series and alert states are written to ``remote_write_url`` (default: the
-    datasource); alerts go to ``notifier_url`` (an Alertmanager), if given.
+    vmalert 1.79 queries at "now" without ``nocache=1``, which the store answers from its data
+    of ``-search.latencyOffset`` (30 s) earlier: every recorded series and alert would lag 30 s.
+    vmalert keeps a query string given in the URL on every query.
+
+    >>> fresh_datasource("http://127.0.0.1:8428/")
+    'http://127.0.0.1:8428/?nocache=1'
+    """
+    return f"{store_url.rstrip('/')}/?nocache=1"
+
+
+class VMAlert(_Server):
+    """Run ``vmalert`` evaluating ``rule_files`` against the store at ``store_url`` until :meth:`stop`.
+
+    It reads through :func:`fresh_datasource` (``fresh=False``: the URL as given); recorded
+    series and alert states are written back to the store; alerts go to ``notifier_url`` (an
+    Alertmanager), if given.
     """
 
     name = "vmalert"
 
-    def __init__(self, workdir: Path, datasource_url: str, rule_files: Sequence[Path],
-                 remote_write_url: str | None = None, notifier_url: str | None = None,
-                 evaluation_interval: str = "1s", port: int | None = None, extra_args: Sequence[str] = ()):
+    def __init__(self, workdir: Path, store_url: str, rule_files: Sequence[Path], notifier_url: str | None = None,
+                 evaluation_interval: str = "1s", port: int | None = None, extra_args: Sequence[str] = (),
+                 fresh: bool = True):
         super().__init__(workdir, port, extra_args)
-        self.datasource_url = datasource_url
+        self.store_url = store_url.rstrip("/")
+        self.datasource_url = fresh_datasource(store_url) if fresh else store_url
         self.rule_files = [Path(p).resolve() for p in rule_files]
-        self.remote_write_url = remote_write_url or datasource_url
         self.notifier_url = notifier_url
         self.evaluation_interval = evaluation_interval
         self.api = PrometheusAPI(self.url, timeout=10, retries=0)
@@ -201,8 +216,8 @@ class VMAlert(_Server):
     def argv(self) -> list[str]:
         notifier = [f"-notifier.url={self.notifier_url}"] if self.notifier_url else []
         return [find_binary(VMALERT), *(f"-rule={p}" for p in self.rule_files),
-                f"-datasource.url={self.datasource_url}", f"-remoteWrite.url={self.remote_write_url}",
-                f"-remoteRead.url={self.datasource_url}", f"-evaluationInterval={self.evaluation_interval}",
+                f"-datasource.url={self.datasource_url}", f"-remoteWrite.url={self.store_url}",
+                f"-remoteRead.url={self.store_url}", f"-evaluationInterval={self.evaluation_interval}",
                 "-remoteWrite.flushInterval=200ms", *notifier]
 
     def start(self, timeout: float = 30.0) -> "VMAlert":
