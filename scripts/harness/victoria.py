@@ -197,7 +197,7 @@ class VMAlert(_Server):
 
     It reads through :func:`fresh_datasource` (``fresh=False``: the URL as given); recorded
     series and alert states are written back to the store; alerts go to ``notifier_url`` (an
-    Alertmanager), if given.
+    Alertmanager, or anything that takes a POST): vmalert refuses alerting rules without one.
     """
 
     name = "vmalert"
