@@ -28,6 +28,7 @@ def test_a_victoria_metrics_override_is_used(tmp_path):
     assert find_binary(VICTORIA_METRICS, env={"VICTORIA_METRICS_BIN": str(fake), "PATH": ""}) == str(fake)
 
 
+@pytest.mark.slow  # several real services
 def test_two_vmagent_shards_split_the_targets_and_vmalert_records_from_the_store(tmp_path):
     require_victoria_metrics()
     store = VictoriaMetricsServer(tmp_path / "vm").start()

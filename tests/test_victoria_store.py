@@ -57,6 +57,7 @@ def test_check_says_it_talks_to_prometheus_and_its_version(prometheus_factory, t
     assert re.search(rf"store: Prometheus 2\.\d+\.\d+\S* at {prometheus.url}", out), out
 
 
+@pytest.mark.slow  # several real services
 def test_check_through_vmalert_proxy_counts_vmalerts_groups(tmp_path, capsys):
     require_victoria_metrics()
     rules = tmp_path / "rules.yml"
@@ -75,6 +76,7 @@ def test_check_through_vmalert_proxy_counts_vmalerts_groups(tmp_path, capsys):
                 process.stop()
 
 
+@pytest.mark.slow  # several real services
 def test_the_scorer_locks_its_phase_on_vmalerts_groups_through_the_store(store, tmp_path):
     """The recording group runs in vmalert; victoria-metrics proxies its rules API
     (``-vmalert.proxyURL``), so `vigilante serve`, given the store's URL only, ticks just after it."""
