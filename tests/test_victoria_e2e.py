@@ -61,10 +61,10 @@ def start_app(work, name: str) -> GunicornServer:
                           config_file=hooks).start()
 
 
-def split_traffic(apps: list[GunicornServer]) -> list[Sent]:
+def split_traffic(apps: list[GunicornServer], seconds: float = DURATION) -> list[Sent]:
     """The known traffic, half to each instance, at once; what the client sent and saw, in time order."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(apps)) as pool:
-        halves = pool.map(lambda app: paced_traffic(app.url, RATE / len(apps), DURATION, PATTERN), apps)
+        halves = pool.map(lambda app: paced_traffic(app.url, RATE / len(apps), seconds, PATTERN), apps)
         return sorted((s for half in halves for s in half), key=lambda s: s.done)
 
 
@@ -105,7 +105,7 @@ def stack(tmp_path_factory):
 
         background = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         # The same traffic goes on while the scorer warms and scores: without it, the rates would fall.
-        steady = background.submit(paced_traffic, apps[1].url, RATE / 2, STEADY_SECONDS, PATTERN)
+        steady = background.submit(split_traffic, apps, STEADY_SECONDS)
         import_history(store, feature_queries(config), sent[0].done - 2)
         scorer = start_scorer(work, store.url, scorer_port)
         started.append(scorer)
