@@ -3,7 +3,7 @@
 Two app instances run under gunicorn with two workers each (multiprocess metrics). Two
 ``vmagent`` shards (``-promscrape.cluster.membersCount=2``) scrape them, and the scorer, with
 the ``prometheus.yml`` that ``vigilante prometheus-config`` writes, and remote-write to a
-single-node ``victoria-metrics``; ``vmalert`` evaluates the generated recording and alerting
+single-node ``victoria-metrics`` (which serves vmalert's rules API, ``-vmalert.proxyURL``); ``vmalert`` evaluates the generated recording and alerting
 rule files against it, writes the recorded series back and notifies a real Alertmanager, which
 posts to a local webhook. ``vigilante serve`` is given the store's URL and nothing else.
 
@@ -21,6 +21,7 @@ import concurrent.futures
 import math
 import os
 import random
+import re
 import sys
 import time
 
@@ -78,7 +79,10 @@ def stack(tmp_path_factory):
     try:
         apps = [start_app(work, f"app-{n}") for n in range(2)]
         started += apps
-        store = VictoriaMetricsServer(work / "vm").start()
+        vmalert_port = free_port()
+        # As the README configures it: the store serves vmalert's rules API, which the scorer's phase lock reads.
+        store = VictoriaMetricsServer(work / "vm", extra_args=[f"-vmalert.proxyURL=http://127.0.0.1:{vmalert_port}"])
+        store.start()
         started.append(store)
         alertmanager = AlertmanagerServer(work / "alertmanager", webhook_config(webhook.url)).start()
         started.append(alertmanager)
@@ -91,7 +95,7 @@ def stack(tmp_path_factory):
         started += agents
         vmalert = VMAlert(work / "vmalert", store.url, [work / "config" / RECORDING_RULES_NAME,
                                                         work / "config" / ALERTING_RULES_NAME],
-                          notifier_url=alertmanager.url).start()
+                          notifier_url=alertmanager.url, port=vmalert_port).start()
         started.append(vmalert)
         wait_until(lambda: sum(t["health"] == "up" for a in agents for t in a.targets()) == 2, 30,
                    "both app instances scraped")
@@ -243,11 +247,15 @@ def test_every_default_scorer_feature_query_returns_one_series(stack):
         assert len(stack["store"].query(query, at)) == 1, feature
 
 
-def test_the_scorer_reads_the_store_warms_from_its_history_and_locks_no_phase_without_vmalerts_api(stack):
+def test_the_scorer_reads_the_store_warms_from_its_history_and_ticks_after_vmalerts_group(stack):
     log = stack["scorer_log"]
-    assert "store: VictoriaMetrics at" in log
+    assert re.search(r"store: VictoriaMetrics at \S+; its rules API lists [1-9]\d* rule group", log), log
     assert "warm from prometheus" in log, log
-    assert log.count("tick phase: ") == 1 and "lists no rule groups, so the ticks run at multiples of 1 s" in log
+    # The phase of vmalert's group, read through the store; near the whole second the clock grid is kept.
+    locked = re.search(r"ticking ([\d.]+) s past each multiple of 1 s: just after rule group (\S+) is evaluated", log)
+    assert locked or "tick phase" not in log, log
+    if locked:
+        assert locked.group(2) == "vigilante.flask_http_requests.rules"
     assert stack["decision_before_fault"] == 0
 
 
