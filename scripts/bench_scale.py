@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import threading
@@ -226,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             process.stop()
         notifier.stop()
         exporter.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
     p, v = figures["prometheus"], figures["victoriametrics"]
     print(f"scale: {scale.pods} pods x {scale.routes} routes, scraped every {SCRAPE} for {minutes:g} min, "
