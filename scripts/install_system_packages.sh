@@ -3,12 +3,14 @@
 # Usage: scripts/install_system_packages.sh [--with-test-services]
 #   always: prometheus (prometheus, promtool), prometheus-alertmanager (prometheus-alertmanager, amtool)
 #   --with-test-services: also mariadb-server, which the no-overselling tests start on 127.0.0.1,
+#     victoria-metrics (victoria-metrics, vmagent, vmalert), which the VictoriaMetrics tests run,
 #     and kubectl (its kustomize builds the manifests in the tests): the `kubectl` package when an
 #     apt source offers it (pkgs.k8s.io, Google's Cloud SDK), never Debian's kubernetes-client,
 #     whose kubectl 1.20 embeds kustomize v2, too old for the manifests' components.
 #     Without kubectl the manifest tests skip, or fail the run under CI=true.
 # Idempotent: does nothing when every binary is found. Other systems: point PROMETHEUS_BIN,
-# PROMTOOL_BIN, ALERTMANAGER_BIN and AMTOOL_BIN at your own binaries instead.
+# PROMTOOL_BIN, ALERTMANAGER_BIN and AMTOOL_BIN (VICTORIA_METRICS_BIN, VMAGENT_BIN, VMALERT_BIN)
+# at your own binaries instead.
 set -euo pipefail
 
 declare -A wanted=(
@@ -19,6 +21,9 @@ declare -A wanted=(
 )
 if [[ "${1:-}" == "--with-test-services" ]]; then
   wanted[mariadbd]=mariadb-server
+  wanted[victoria-metrics]=victoria-metrics
+  wanted[vmagent]=victoria-metrics
+  wanted[vmalert]=victoria-metrics
 fi
 
 overridden() {  # a binary named by its *_BIN variable counts as present
@@ -27,6 +32,9 @@ overridden() {  # a binary named by its *_BIN variable counts as present
     promtool) [[ -n "${PROMTOOL_BIN:-}" ]] ;;
     prometheus-alertmanager) [[ -n "${ALERTMANAGER_BIN:-}" ]] ;;
     amtool) [[ -n "${AMTOOL_BIN:-}" ]] ;;
+    victoria-metrics) [[ -n "${VICTORIA_METRICS_BIN:-}" ]] ;;
+    vmagent) [[ -n "${VMAGENT_BIN:-}" ]] ;;
+    vmalert) [[ -n "${VMALERT_BIN:-}" ]] ;;
     *) false ;;
   esac
 }
@@ -67,7 +75,8 @@ packages="${!missing[*]}"
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "error: missing Debian packages: $packages, and this is not a Debian system (no apt-get)." >&2
   echo "Install Prometheus 2.x and Alertmanager 0.25+ yourself and set PROMETHEUS_BIN, PROMTOOL_BIN," >&2
-  echo "ALERTMANAGER_BIN and AMTOOL_BIN to their paths." >&2
+  echo "ALERTMANAGER_BIN and AMTOOL_BIN to their paths (VictoriaMetrics 1.79+: VICTORIA_METRICS_BIN, VMAGENT_BIN," >&2
+  echo "VMALERT_BIN)." >&2
   exit 1
 fi
 if [[ $(id -u) -ne 0 && -z "$sudo" ]]; then

@@ -6,6 +6,7 @@ import argparse
 
 from vigilante.cli.arguments import config_args, load
 from vigilante.prometheus.api import PrometheusAPI
+from vigilante.prometheus.store import identify_store
 from vigilante.service.setup_check import run_checks
 
 
@@ -16,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load(args)
     api = PrometheusAPI(config.prometheus.url, timeout=config.prometheus.query_timeout_seconds, retries=0)
+    store = identify_store(api)
+    print(f"store: {store} at {config.prometheus.url}; {store.rules_note}" if store
+          else f"store: no answer at {config.prometheus.url}")
     findings = run_checks(config, api)
     for finding in findings:
         print(finding.line())

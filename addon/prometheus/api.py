@@ -50,6 +50,11 @@ MAX_TIMESTAMP = 253402300799.0
 """9999-12-31T23:59:59Z, the last time RFC 3339 can write: a sample after it (or before
 1970, or not finite) is not from a real store."""
 
+FRESH = {"nocache": "1"}
+"""Sent with every query: VictoriaMetrics otherwise answers a query near now from its data of
+``-search.latencyOffset`` earlier (30 s by default) stamped now, and a tick would score stale
+features. Prometheus, Thanos and Mimir ignore the parameter."""
+
 _CHUNK_BYTES = 65536
 _WATCH_POLL_SECONDS = 0.2
 """How often requests in flight are checked against their deadline and their cancel event."""
@@ -240,14 +245,14 @@ class PrometheusAPI:
         return _checked_series(data.get("result"), "value", expr)
 
     def _instant(self, expr: str, time: float | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"query": expr}
+        params: dict[str, Any] = {"query": expr, **FRESH}
         if time is not None:
             params["time"] = time
         return self._get("/api/v1/query", params)
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
         """Range query; returns the matrix ``result`` list."""
-        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step},
+        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step, **FRESH},
                          cap=self.max_range_answer_bytes)
         if data.get("resultType") != "matrix":
             raise MalformedAnswer(f"{self.url}: expected a matrix from {expr!r}, got resultType {data.get('resultType')!r}")
@@ -289,6 +294,15 @@ class PrometheusAPI:
                 raise MalformedAnswer(f"{self.url}/api/v1/rules: a group whose rules are not a list of rules: "
                                       f"{str(group)[:100]}")
         return groups
+
+    def text(self, path: str, cap: int = 65536) -> tuple[int, str]:
+        """The status and text of a plain GET of ``path`` (``/-/ready``, ``/metrics``), at most ``cap`` bytes."""
+        status, body = self._fetch("GET", path, {}, time.monotonic() + self.timeout, cap)
+        return status, body.decode(errors="replace")
+
+    def build_info(self) -> dict[str, Any]:
+        """``/api/v1/status/buildinfo``'s data (Prometheus: ``version``, ``revision``...; may be empty)."""
+        return self._get("/api/v1/status/buildinfo", {}, post=False)
 
     def ready(self) -> bool:
         """True when the server answers its readiness endpoint."""

@@ -17,7 +17,7 @@ from vigilante.output_files import OutputError
 from vigilante.prometheus.api import MalformedAnswer, PrometheusError, PrometheusQueryError, PrometheusUnavailable
 from vigilante.scorer import Detector
 from vigilante.service.metrics import ScorerMetrics
-from vigilante.service.phase import RulePhase, next_tick_after
+from vigilante.service.phase import NoRuleGroups, RulePhase, next_tick_after
 from vigilante.service.state_file import state_path
 from vigilante.service.warm_start import NotWarmError, WarmStart, warm_start
 
@@ -214,8 +214,9 @@ class ScorerService:
         """Tick just after the rule group that records the features (``service.phase_lock``).
 
         Returns whether the offset changed. When Prometheus cannot say (unreachable, no such
-        group yet, an answer not of the rules API's shape), the ticks keep their phase (the
-        clock grid, until a phase was found) and the reason is logged once.
+        group yet, an answer not of the rules API's shape, a store that evaluates no rules), the
+        ticks keep their phase (the clock grid, until a phase was found) and the reason is
+        logged once.
         """
         if self.phase is None or not self.config.service.phase_lock:
             return False
@@ -225,6 +226,13 @@ class ScorerService:
             found = self.phase()
         except MalformedAnswer as exc:
             self._phase_problem.report(logging.WARNING, f"tick phase unchanged: the rule groups are unreadable: {exc}")
+            return False
+        except NoRuleGroups:
+            self.phase_failed = False  # a lasting answer, not a failure: asked again in RELOCK_SECONDS
+            self._phase_problem.report(logging.INFO, (
+                f"tick phase: {self.config.prometheus.url} lists no rule groups, so the ticks run at multiples of "
+                f"{step:g} s. On VictoriaMetrics the rules run in vmalert: start victoria-metrics with "
+                "-vmalert.proxyURL=<vmalert's URL> to tick just after the features are recorded"))
             return False
         except PrometheusError as exc:
             self._phase_problem.report(logging.INFO, f"tick phase unchanged: cannot read the rule groups: {exc}")

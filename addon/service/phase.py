@@ -44,6 +44,11 @@ def margin_for(tick_seconds: float) -> float:
     return min(MARGIN_SECONDS, tick_seconds / 4)
 
 
+class NoRuleGroups(Exception):
+    """The rules API lists no rule group at all: the store evaluates no rules itself (VictoriaMetrics
+    and Thanos Querier leave them to vmalert and the ruler), or it loaded no rule file."""
+
+
 @dataclass(frozen=True)
 class RulePhase:
     """The group whose rules the feature queries read, and the tick's offset in the tick interval."""
@@ -57,10 +62,11 @@ def rule_phase(groups: Iterable[dict[str, Any]], queries: Sequence[str], tick_se
     """The tick phase ``margin_seconds`` (default :func:`margin_for` the tick) after the group
     that records most of the queries' series.
 
-    ``groups`` are the ``data.groups`` of Prometheus' ``/api/v1/rules``. None when no group
-    records a series the queries name (they read raw series: no phase is better than another)
-    or the group was not evaluated yet; :class:`~vigilante.prometheus.api.MalformedAnswer` when
-    the groups are not the rules API's shape.
+    ``groups`` are the ``data.groups`` of Prometheus' ``/api/v1/rules`` (or vmalert's, of the
+    same shape). None when no group records a series the queries name (they read raw series: no
+    phase is better than another) or the group was not evaluated yet; :class:`NoRuleGroups` when
+    there is no group at all; :class:`~vigilante.prometheus.api.MalformedAnswer` when the groups
+    are not the rules API's shape.
 
     >>> rule_phase([{"name": "features", "rules": ["x"]}], ["up"], 15)
     Traceback (most recent call last):
@@ -68,6 +74,8 @@ def rule_phase(groups: Iterable[dict[str, Any]], queries: Sequence[str], tick_se
     vigilante.prometheus.api.MalformedAnswer: rule group 'features': its rules are not a list of rules
     """
     names = {m for q in queries for m in METRIC_NAME.findall(q)}
+    if isinstance(groups, list) and not groups:
+        raise NoRuleGroups("the rules API lists no rule groups")
     best, best_count = None, 0
     for group in groups:
         rules = group.get("rules") if isinstance(group, dict) else None

@@ -17,6 +17,7 @@ from vigilante.config import Config, spoken_duration
 from vigilante.errors import UserError
 from vigilante.output_files import atomic_open, check_target
 from vigilante.prometheus.api import PrometheusAPI, PrometheusError
+from vigilante.prometheus.store import identify_store
 from vigilante.rules.recording import feature_queries as default_queries
 from vigilante.service.feature_source import FeatureSource
 from vigilante.service.http import HttpServer, endpoints
@@ -106,6 +107,9 @@ def _log_setup_check(config: Config, stop: threading.Event | None = None) -> Non
     """The checks of ``vigilante check``, once at start-up: each failure is a warning, never fatal."""
     api = prometheus_api(config, stop, retries=0)
     try:
+        store = identify_store(api)
+        if store:
+            log.info("store: %s at %s; %s", store, config.prometheus.url, store.rules_note)
         findings = run_checks(config, api)
     except Exception as exc:  # noqa: BLE001 - advice at start-up must never keep the scorer from scoring
         log.warning("start-up check could not run: %s: %s", type(exc).__name__, exc)

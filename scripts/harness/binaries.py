@@ -1,4 +1,4 @@
-"""Find the real Prometheus, promtool, Alertmanager and amtool binaries, or say how to get them."""
+"""Find the real Prometheus, promtool, Alertmanager, amtool and VictoriaMetrics binaries, or say how to get them."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ PROMETHEUS = Binary("PROMETHEUS_BIN", ("prometheus",), "prometheus")
 PROMTOOL = Binary("PROMTOOL_BIN", ("promtool",), "prometheus")
 ALERTMANAGER = Binary("ALERTMANAGER_BIN", ("prometheus-alertmanager", "alertmanager"), "prometheus-alertmanager")
 AMTOOL = Binary("AMTOOL_BIN", ("amtool",), "prometheus-alertmanager")
+VICTORIA_METRICS = Binary("VICTORIA_METRICS_BIN", ("victoria-metrics", "victoria-metrics-prod"), "victoria-metrics")
+VMAGENT = Binary("VMAGENT_BIN", ("vmagent", "vmagent-prod"), "victoria-metrics")
+VMALERT = Binary("VMALERT_BIN", ("vmalert", "vmalert-prod"), "victoria-metrics")
 
 
 def find_binary(binary: Binary, env: dict[str, str] | None = None) -> str:
