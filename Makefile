@@ -44,7 +44,7 @@ stack: setup  ## the local stack until Ctrl-C (STACK_ARGS='--load steady --inter
 generate: setup  ## regenerate every generated file (rules, dashboards, Grafana files, manifests)
 	$(BIN)/vigilante generate --demo-app --config app_under_test/vigilante-demo.yaml
 
-BENCHMARKS := bench_overhead bench_query_cost bench_detection bench_scorer bench_latency
+BENCHMARKS := bench_overhead bench_query_cost bench_detection bench_scorer bench_latency bench_scale
 
 bench: setup  ## every benchmark (shipped defaults); each prints a table and one JSON line, kept in out/bench/
 	@mkdir -p out/bench

@@ -78,9 +78,10 @@ def alertmanager(tmp_path: Path, webhook_receiver: WebhookReceiver) -> Iterator[
 
 # The longest modules in a parallel run (pytest --durations), each over a minute: started
 # first, longest first. A module missing here only costs speed, never a result.
-LONGEST_MODULES = ("test_demo_e2e.py", "test_readme_trial.py", "test_attach_foreign_app.py",
-                   "test_dashboards_queries.py", "test_rules_prometheus.py", "test_bench_detection.py",
-                   "test_readme_attach.py", "test_attach_two_apps.py", "test_generate.py")
+LONGEST_MODULES = ("test_demo_e2e.py", "test_victoria_dashboards.py", "test_victoria_e2e.py",
+                   "test_readme_trial.py", "test_attach_foreign_app.py", "test_dashboards_queries.py",
+                   "test_rules_prometheus.py", "test_bench_detection.py", "test_readme_attach.py",
+                   "test_attach_two_apps.py", "test_generate.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
