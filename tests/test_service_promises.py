@@ -69,7 +69,9 @@ def test_warm_from_the_training_csv_then_a_stop_signal_saves_the_state(tmp_path,
         try:
             scorer.wait_ready(lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "ready")
             assert 'warm_start="csv"' in scrape(base)
-            learned_at_start = Detector.load(tmp_path / "state").ticks_learned  # saved when it warmed
+            # saved when it warmed, just after it answers ready: wait for the file, not on luck
+            scorer.wait_ready(lambda: (tmp_path / "state").exists(), 30, "the state saved at warm start")
+            learned_at_start = Detector.load(tmp_path / "state").ticks_learned
             scorer.wait_ready(lambda: (metric(base, "vigilante_model_samples_learned_total") or 0) >= 3, 30,
                               "learning a few ticks")
             learned = metric(base, "vigilante_model_samples_learned_total")
