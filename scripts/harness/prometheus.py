@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import requests
 import yaml
@@ -13,6 +13,7 @@ import yaml
 from vigilante.prometheus.api import PrometheusAPI
 from scripts.harness.binaries import PROMETHEUS, PROMTOOL, find_binary
 from scripts.harness.process import ManagedProcess, free_port, refuse_second_start, wait_until
+from scripts.harness.promql import PromQLQueries
 
 
 def static_scrape_config(job: str, targets: Sequence[str], labels: dict[str, str] | None = None,
@@ -28,7 +29,7 @@ def static_scrape_config(job: str, targets: Sequence[str], labels: dict[str, str
     return entry
 
 
-class PrometheusServer:
+class PrometheusServer(PromQLQueries):
     """Run Prometheus with the given scrape configs and rule files until :meth:`stop`.
 
     ``extra_args`` go on the command line (e.g. ``--storage.tsdb.retention.time=1d``);
@@ -107,24 +108,6 @@ class PrometheusServer:
 
     # Queries ---------------------------------------------------------------------------
 
-    def query(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
-        return self.api.query(expr, time)
-
-    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
-        return self.api.query_range(expr, start, end, step)
-
-    def wait_for(self, expr: str, predicate: Callable[[list[dict[str, Any]]], object] = bool,
-                 timeout: float = 30.0, what: str | None = None) -> list[dict[str, Any]]:
-        """Re-run ``expr`` until ``predicate(result)`` holds; return that result."""
-        holder: dict[str, Any] = {}
-
-        def check() -> object:
-            holder["result"] = self.query(expr)
-            return predicate(holder["result"])
-
-        wait_until(check, timeout, what or f"{expr!r} to satisfy the condition",
-                   on_timeout=lambda: f"last result: {holder.get('result')!r}")
-        return holder["result"]
 
     def targets_up(self, count: int, timeout: float = 30.0) -> None:
         """Wait until ``count`` active targets report healthy."""

@@ -19,13 +19,14 @@ Each runs with a throw-away directory under its workdir and stops with its proce
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import requests
 import yaml
 
 from scripts.harness.binaries import VICTORIA_METRICS, VMAGENT, VMALERT, find_binary
 from scripts.harness.process import ManagedProcess, free_port, wait_until
+from scripts.harness.promql import PromQLQueries
 from vigilante.prometheus.api import PrometheusAPI
 
 
@@ -71,7 +72,7 @@ class _Server:
         return total
 
 
-class VictoriaMetricsServer(_Server):
+class VictoriaMetricsServer(PromQLQueries, _Server):
     """Run the single-node ``victoria-metrics`` until :meth:`stop`; data under ``workdir/data``.
 
     ``retention`` is ``-retentionPeriod`` (a number of months, or e.g. ``1y``, ``30d``).
@@ -96,29 +97,12 @@ class VictoriaMetricsServer(_Server):
         super().start(timeout)
         return self
 
-    def query(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
-        return self.api.query(expr, time)
+    wait_interval = 0.5
 
-    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
-        return self.api.query_range(expr, start, end, step)
-
-    def wait_for(self, expr: str, predicate: Callable[[list[dict[str, Any]]], object] = bool,
-                 timeout: float = 30.0, what: str | None = None) -> list[dict[str, Any]]:
-        """Re-run ``expr`` until ``predicate(result)`` holds; return that result.
-
-        Each try flushes the store first: it indexes new series in batches, so a series seen for
-        the first time is otherwise searchable only some 10 s after its first sample.
-        """
-        holder: dict[str, Any] = {}
-
-        def check() -> object:
-            self.flush()
-            holder["result"] = self.query(expr)
-            return predicate(holder["result"])
-
-        wait_until(check, timeout, what or f"{expr!r} to satisfy the condition", interval=0.5,
-                   on_timeout=lambda: f"last result: {holder.get('result')!r}")
-        return holder["result"]
+    def before_each_try(self) -> None:
+        # The store indexes new series in batches: a series seen for the first time is
+        # otherwise searchable only some 10 s after its first sample.
+        self.flush()
 
     def import_prometheus(self, text: str) -> None:
         """Store samples in the Prometheus text format (timestamps in milliseconds, as exposition
