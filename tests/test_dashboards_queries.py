@@ -126,6 +126,16 @@ def first_and_last(prometheus: PrometheusServer, at: float) -> dict[tuple[str, s
     return out
 
 
+def write_rule_files(folder: Path) -> list[Path]:
+    """The generated recording and alerting rules for :data:`CONFIG`, written into ``folder``."""
+    paths = []
+    for name, text in (("recording", render.recording_rules_yaml(CONFIG)), ("alerts", render.alerting_rules_yaml(CONFIG))):
+        path = folder / f"{name}.rules.yml"
+        path.write_text(text)
+        paths.append(path)
+    return paths
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """The app under gunicorn, Prometheus with the generated rules, and known traffic, once per module."""
@@ -134,11 +144,7 @@ def live(tmp_path_factory):
     env = {"VIGILANTE_FAULTS_ENABLED": "1", "VIGILANTE_FAULTS_TOKEN": TOKEN}
     app = seeded_app(instance)
     ticket_type = on_sale_ticket_type(app)
-    rules = []
-    for name, text in (("recording", render.recording_rules_yaml(CONFIG)), ("alerts", render.alerting_rules_yaml(CONFIG))):
-        path = tmp / f"{name}.rules.yml"
-        path.write_text(text)
-        rules.append(path)
+    rules = write_rule_files(tmp)
     app_server = GunicornServer(tmp / "gunicorn", app="app_under_test:create_app()", workers=1, threads=8,
                                 env={**env, "TICKETS_INSTANCE_PATH": str(instance),
                                      "TICKETS_PASSWORD_HASH_METHOD": f'"{FAST_PASSWORD_HASH}"'})

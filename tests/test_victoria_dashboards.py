@@ -29,9 +29,8 @@ from scripts.harness import (GunicornServer, PrometheusServer, VictoriaMetricsSe
 from tests.fixtures.victoria import require_victoria_metrics
 from tests.grafana_queries import alert_queries, context, panel_queries
 from tests.test_dashboards_queries import (API, CONFIG, COUNT, ERROR_RATIO, SCRAPE, SLOW, SLOW_SECONDS, TOKEN, VARIABLES,
-                                           Traffic, on_sale_ticket_type)
+                                           Traffic, on_sale_ticket_type, write_rule_files)
 from vigilante.dashboards.interpolation import expand
-from vigilante.rules import render
 
 pytestmark = pytest.mark.slow
 
@@ -58,11 +57,7 @@ def both(tmp_path_factory):
     instance = tmp / "instance"
     app = seeded_app(instance)
     ticket_type = on_sale_ticket_type(app)
-    rules = []
-    for name, text in (("recording", render.recording_rules_yaml(CONFIG)), ("alerts", render.alerting_rules_yaml(CONFIG))):
-        path = tmp / f"{name}.rules.yml"
-        path.write_text(text)
-        rules.append(path)
+    rules = write_rule_files(tmp)
     started: list = []
     try:
         app_server = GunicornServer(tmp / "gunicorn", app="app_under_test:create_app()", workers=1, threads=8,
