@@ -15,8 +15,11 @@ One tick goes through the same steps, live or replayed:
 3b. beside the trees, each feature's raw value is compared with the outer quantiles of its
    own last values (:mod:`.quantile_excess`): a score that keeps growing with the size of the
    change, whose threshold is extrapolated from the tail of its training scores to one tick
-   a week over all features (at least 1.5 spreads). Scaled so that this threshold lands on
-   the trees' threshold, the larger of the two is the score;
+   a week over all features (at least 1.5 spreads); and each feature's value is compared with
+   what the same time of day looked like on the previous days (:mod:`.daily_profile`), once
+   the series shows a daily rhythm. Each member scaled so that its threshold lands on the
+   trees' threshold, the larger of a feature's two members is its member score, and the
+   larger of the trees' and the members' is the score;
 4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``,
    or on the second tick in a row above it when it is ``at_once_ratio`` times the
    threshold or more (a single tick far out is a glitch as often as an incident). With a
@@ -73,6 +76,7 @@ from river.anomaly import HalfSpaceTrees
 
 from vigilante.config import ScorerConfig
 from vigilante.scorer.baseline import HoltBaseline, alpha_for
+from vigilante.scorer.daily_profile import SeasonalExcess
 from vigilante.scorer.errors import TrainingError
 from vigilante.scorer.forest_state import pack, unpack
 from vigilante.scorer.quantile_excess import QuantileExcess, tail_threshold
@@ -141,6 +145,7 @@ class Detector:
         self.groups: list[tuple[str, ...]] = []
         self.models: list[HalfSpaceTrees] = []
         self.excess: dict[str, QuantileExcess] = {}
+        self.seasonal: dict[str, SeasonalExcess] = {}
         self.normalizers: list[float] = []
         self.threshold = math.inf
         self.hold = HoldDecision(self.ticks.hold_ticks)
@@ -199,6 +204,7 @@ class Detector:
             floor_share[f] = floor / self.noise[f]
             self.baselines[f] = self._warm_baseline(ys[f])
             self.excess[f] = self._fit_excess(f, values[f], (buckets or {}).get(f, ()))
+            self.seasonal[f] = self._fit_seasonal(f, [t for t, _ in complete], values[f], (buckets or {}).get(f, ()))
         derived_rows = []
         for i in range(len(complete)):
             y = {f: float(ys[f][i]) for f in self.features}
@@ -260,6 +266,13 @@ class Detector:
         member.threshold = max(member.threshold, tail_threshold(scores, rate))
         return member
 
+    def _fit_seasonal(self, feature: str, timestamps: Sequence[float], values: np.ndarray,
+                      buckets: Sequence[float]) -> SeasonalExcess:
+        """The feature's daily-profile member, calibrated to the same false rate as the quantile member."""
+        rate = self.ticks.spacing_seconds / (EXCESS_FALSE_SECONDS * len(self.features))
+        return SeasonalExcess.fit(timestamps, values, self.ticks.spacing_seconds, grain(feature, values, buckets),
+                                  feature in self.config.rise_only_features, rate)
+
     def _held_out_raw_scores(self, unit_rows: Sequence[Mapping[str, float]], folds: int = HELD_OUT_FOLDS) -> np.ndarray:
         """River's score of every training row by models learned on the other folds only."""
         c = self.config
@@ -319,7 +332,9 @@ class Detector:
                 trees = max(trees, q / max(1.0 - model.score_one(x), 1e-9))
         excess = 0.0
         if math.isfinite(self.threshold):
-            members = sorted(self.excess[f].score(v) / self.excess[f].threshold for f, v in raw.items())
+            t = self.last_timestamp
+            members = sorted(max(self.excess[f].score(v) / self.excess[f].threshold,
+                                 self.seasonal[f].score(t, v) / self.seasonal[f].threshold) for f, v in raw.items())
             # With several features, the members speak only when two agree: one feature beyond its
             # quantiles alone (a few errors in a quiet hour) is what the trees are there to judge.
             agree = min(CORROBORATING_MEMBERS, len(self.features))
@@ -385,6 +400,7 @@ class Detector:
         # their quantiles little, and a lasting change becomes their normal within a twentieth of a window.
         for f, value in x.items():
             self.excess[f].learn(value)
+            self.seasonal[f].learn(timestamp, value)
         return StepResult(float(timestamp), score, self.threshold, decision, skipped is None, skipped, rebaselined, attribution)
 
     def _pass_time(self, elapsed_ticks: float) -> None:

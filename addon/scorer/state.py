@@ -40,6 +40,7 @@ from vigilante.config import ScorerConfig
 from vigilante.output_files import OutputError, atomic_open, check_target
 from vigilante.scorer.baseline import HoltBaseline
 from vigilante.scorer.codec import Codec
+from vigilante.scorer.daily_profile import DailyProfile, SeasonalExcess
 from vigilante.scorer.errors import NotAStateError, StateError
 from vigilante.scorer.quantile_excess import QuantileExcess
 from vigilante.scorer.threshold import HoldDecision
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from vigilante.scorer.detector import Detector  # for the annotations only: the detector imports this module
 
 FORMAT = "vigilante-scorer-state"
-SCHEMA_VERSION = 5  # 5: the quantile members beside the trees; 4: plain JSON data (vigilante.scorer.codec); 3 and older were pickles, never loaded
+SCHEMA_VERSION = 6  # 6: the daily-profile members; 5: the quantile members beside the trees; 4: plain JSON data (vigilante.scorer.codec); 3 and older were pickles, never loaded
 """3: the trees saved as arrays (vigilante.scorer.forest_state); 2: windows configured in seconds."""
 
 HEADER_LIMIT = 64 * 1024
@@ -79,7 +80,8 @@ def _state_codec(model: type) -> Codec:
     the detector module imports this one.
     """
     if model not in _codecs:
-        _codecs[model] = Codec([model, ScorerConfig, TickScale, FeatureTransform, Limits, HoltBaseline, HoldDecision, QuantileExcess])
+        _codecs[model] = Codec([model, ScorerConfig, TickScale, FeatureTransform, Limits, HoltBaseline, HoldDecision, QuantileExcess,
+                                DailyProfile, SeasonalExcess])
     return _codecs[model]
 
 

@@ -1,0 +1,189 @@
+"""The daily-profile member: what this time of day looked like on the previous days.
+
+Unit tests drive :class:`SeasonalExcess` alone; the rest go through ``vigilante backtest``
+itself, on 5-minute and hourly series with a daily rhythm (of the kind the held-back real
+benchmarks hold: a day that stays flat, a peak half as high), with gaps and repeated rows.
+"""
+
+import csv
+import math
+import random
+
+import numpy as np
+import pytest
+
+from vigilante.cli import main
+from vigilante.config import ScorerConfig
+from vigilante.scorer import Detector
+from vigilante.scorer.daily_profile import DAY_SECONDS, DailyProfile, SeasonalExcess
+
+FIVE_MINUTES = 300.0
+ROWS_PER_DAY = 288
+
+
+def rhythm(i: int, rng: random.Random, spacing: float = FIVE_MINUTES) -> float:
+    """Quiet nights at 20, busy days at 80, with 4 % noise."""
+    phase = (i * spacing % DAY_SECONDS) / DAY_SECONDS
+    day = 1 / (1 + math.exp(-40 * (phase - 0.3))) / (1 + math.exp(40 * (phase - 0.75)))
+    return 20 + 60 * day + rng.gauss(0, 2.4)
+
+
+def daily_series(days: int, seed: int, anomaly: str | None = None, anomaly_day: int = 6,
+                 spacing: float = FIVE_MINUTES) -> tuple[list[float], list[float], list[int]]:
+    """Timestamps, values and labels of ``days`` days; the anomaly day, if any, labelled where it differs."""
+    rng = random.Random(seed)
+    per_day = int(DAY_SECONDS // spacing)
+    times, values, labels = [], [], []
+    for i in range(days * per_day):
+        v = rhythm(i, rng, spacing)
+        label = 0
+        if i // per_day == anomaly_day:
+            if anomaly == "flat":
+                v, label = 50 + rng.gauss(0, 2.4), 1
+            elif anomaly == "half-peak":
+                v, label = 20 + (v - 20) / 2, int(v > 40)
+        times.append(1_700_000_000.0 - 1_700_000_000.0 % DAY_SECONDS + i * spacing)
+        values.append(v)
+        labels.append(label)
+    return times, values, labels
+
+
+def write_csv(path, times, values):
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value"])
+        for t, v in zip(times, values):
+            w.writerow([f"{t:.0f}", "" if v is None else f"{v:.4f}"])
+
+
+def backtest(tmp_path, times, values, train_rows: int) -> list[dict]:
+    config = tmp_path / "vigilante.yaml"
+    config.write_text("scorer:\n  features: [value]\n")
+    source, out = tmp_path / "series.csv", tmp_path / "scored.csv"
+    write_csv(source, times, values)
+    assert main(["backtest", str(source), "--train-rows", str(train_rows), "--out", str(out),
+                 "--config", str(config)]) == 0
+    with open(out, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def alert_rows(scored: list[dict]) -> list[int]:
+    return [i for i, row in enumerate(scored) if row["alert"] == "1"]
+
+
+# --- the member alone -----------------------------------------------------------------
+
+
+def test_the_profile_expects_the_median_of_the_earlier_days_at_this_time_of_day():
+    profile = DailyProfile(spacing_seconds=FIVE_MINUTES)
+    noon = DAY_SECONDS / 2
+    for day, value in enumerate([10.0, 30.0, 11.0]):
+        assert profile.expected(day * DAY_SECONDS + noon) == (None if day == 0 else pytest.approx(
+            {1: 10.0, 2: 20.0}[day]))
+        profile.learn(day * DAY_SECONDS + noon, value)
+    assert profile.expected(3 * DAY_SECONDS + noon) == 11.0  # one odd day of three moves it not at all
+    assert profile.expected(3 * DAY_SECONDS) is None  # midnight was never seen
+
+
+def test_rows_further_apart_than_five_minutes_get_one_bin_each_and_closer_ones_share():
+    assert DailyProfile(3600.0).bins == 24
+    assert DailyProfile(15.0).bins == DailyProfile(300.0).bins == 288
+
+
+def test_a_row_older_than_every_kept_day_is_ignored():
+    profile = DailyProfile(FIVE_MINUTES, days=2)
+    profile.learn(10 * DAY_SECONDS, 5.0)
+    profile.learn(11 * DAY_SECONDS, 7.0)
+    before = (profile.sums.copy(), profile.counts.copy())
+    profile.learn(9 * DAY_SECONDS, 1000.0)  # the slot it would take holds day 11
+    assert np.array_equal(profile.sums, before[0]) and np.array_equal(profile.counts, before[1])
+
+
+def test_without_a_daily_rhythm_the_member_stays_silent_even_through_a_level_shift():
+    rng = random.Random(3)
+    member = SeasonalExcess(FIVE_MINUTES, grain=0.01)
+    scores = []
+    for i in range(8 * ROWS_PER_DAY):
+        value = 50 + rng.gauss(0, 3) + (30 if i > 5 * ROWS_PER_DAY else 0)
+        scores.append(member.score(i * FIVE_MINUTES, value))
+        member.learn(i * FIVE_MINUTES, value)
+    assert not member.trusted and max(scores) == 0.0
+
+
+def test_with_a_daily_rhythm_the_member_trusts_the_profile_and_scores_a_flat_day():
+    times, values, _ = daily_series(days=8, seed=1, anomaly="flat", anomaly_day=6)
+    member, flat_day = SeasonalExcess(FIVE_MINUTES, grain=0.01), []
+    for i, (t, v) in enumerate(zip(times, values)):
+        if i // ROWS_PER_DAY == 6:
+            flat_day.append(member.score(t, v) / member.threshold)
+        member.learn(t, v)
+    assert member.trusted
+    assert max(flat_day) > 3  # the flat day lies inside the day's range, far from this hour's
+
+
+def test_a_single_odd_row_is_not_enough_for_the_member_only_a_lasting_one():
+    times, values, _ = daily_series(days=5, seed=2)
+    member = SeasonalExcess(FIVE_MINUTES, grain=0.01)
+    for t, v in zip(times, values):
+        member.learn(t, v)
+    t = times[-1] + FIVE_MINUTES
+    noon_like = rhythm(len(times), random.Random(0))
+    assert member.score(t, noon_like - 40) == 0.0  # the last rows were normal: one odd row waits
+    for k in range(member.sustain):
+        member.learn(t + k * FIVE_MINUTES, noon_like - 40)
+    assert member.score(t + member.sustain * FIVE_MINUTES, noon_like - 40) > member.threshold
+
+
+# --- through the detector and `vigilante backtest` ------------------------------------------
+
+
+@pytest.mark.parametrize("anomaly", ["flat", "half-peak"])
+def test_backtest_catches_a_day_that_breaks_the_rhythm_inside_the_days_range(tmp_path, anomaly):
+    times, values, labels = daily_series(days=9, seed=7, anomaly=anomaly, anomaly_day=6)
+    train = 2 * ROWS_PER_DAY + 50  # as the real benchmarks train: about two days
+    scored = backtest(tmp_path, times, values, train)
+    alerts = alert_rows(scored)
+    anomalous = [i - train for i, label in enumerate(labels) if label]
+    assert alerts, "the broken day was never flagged"
+    first, last = anomalous[0], anomalous[-1]
+    assert all(first <= a <= last + 12 for a in alerts), f"alerts outside the broken day: {alerts}"
+
+
+def test_backtest_without_the_profile_would_miss_the_flat_day(tmp_path, monkeypatch):
+    """The same flat day with the member made silent: the other members see nothing (the issue's 0 of 6)."""
+    monkeypatch.setattr(SeasonalExcess, "score", lambda self, t, v: 0.0)
+    times, values, _ = daily_series(days=9, seed=7, anomaly="flat", anomaly_day=6)
+    assert alert_rows(backtest(tmp_path, times, values, 2 * ROWS_PER_DAY + 50)) == []
+
+
+def test_backtest_of_a_normal_week_with_gaps_and_repeated_rows_raises_no_alert(tmp_path):
+    times, values, _ = daily_series(days=8, seed=11)
+    keep = [i for i in range(len(times)) if not (3 * ROWS_PER_DAY + 40 <= i < 3 * ROWS_PER_DAY + 160)]  # 10 h gone
+    times = [times[i] for i in keep]
+    values = [values[i] for i in keep]
+    for i in range(1000, len(times), 500):  # a repeated row now and then, and an empty value
+        times[i] = times[i - 1]
+        values[i + 1] = None
+    scored = backtest(tmp_path, times, values, 2 * ROWS_PER_DAY + 50)
+    assert alert_rows(scored) == []
+
+
+def test_hourly_rows_have_a_profile_of_24_hours_and_catch_a_flat_day(tmp_path):
+    times, values, labels = daily_series(days=40, seed=5, anomaly="flat", anomaly_day=35, spacing=3600.0)
+    train = 600  # 25 days, as the real tier trains on hourly files
+    scored = backtest(tmp_path, times, values, train)
+    alerts = alert_rows(scored)
+    anomalous = [i - train for i, label in enumerate(labels) if label]
+    assert alerts and all(anomalous[0] <= a <= anomalous[-1] + 3 for a in alerts), alerts
+
+
+def test_a_saved_detector_keeps_its_profile_and_scores_the_same(tmp_path):
+    times, values, _ = daily_series(days=5, seed=4, anomaly="flat", anomaly_day=4)
+    rows = [(t, {"value": v}) for t, v in zip(times, values)]
+    detector = Detector.fit(ScorerConfig(features=("value",)), rows[: 4 * ROWS_PER_DAY])
+    path = tmp_path / "state.json"
+    detector.save(path)
+    loaded = Detector.load(path)
+    assert loaded.seasonal["value"].trusted
+    for t, v in rows[4 * ROWS_PER_DAY: 4 * ROWS_PER_DAY + 60]:
+        assert loaded.step(t, v).score == detector.step(t, v).score
