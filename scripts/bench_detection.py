@@ -41,6 +41,12 @@ scorer's false-episode rate:
     python -m scripts.bench_detection --tier real                      # only the real-data tier
     python -m scripts.bench_detection --tier real --real-data DIR      # on another copy
 
+And the daily tier (scripts/daily_series.py): series with a daily rhythm, 5-minute and hourly
+rows, whose anomalies lie inside the day's range but are wrong for the hour (a flat day, a
+peak half as high, a busy night), scored by the same code as the real tier:
+
+    python -m scripts.bench_detection --tier daily                     # only the daily tier
+
 Prints a table per method and set, the tier tables, then one JSON line.
 """
 
@@ -53,6 +59,7 @@ import multiprocessing
 import os
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +72,7 @@ from vigilante.scorer import Detector
 from vigilante.scorer.timing import TickScale
 from scripts.detection_tiers import TierOutcome, run_recorded, run_tiers
 from scripts.detection_tiers import table as tier_table
-from scripts import real_tier
+from scripts import daily_series, real_tier
 from scripts.scenarios import (ANOMALY_KINDS, FEATURES, NORMAL_KINDS, TICK_SECONDS, TICKS_PER_DAY, Scenario,
                                generate)
 
@@ -330,9 +337,9 @@ def main(argv=None) -> int:
     p.add_argument("--budget", type=float, default=1.0, help="false alert episodes per week the baselines are tuned to")
     p.add_argument("--seeds", default=None, help="comma-separated held-out seeds (overrides the default set)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="seeds (real tier: files) run in parallel (default: CPUs)")
-    p.add_argument("--tier", choices=("all", "scenarios", "real"), default="all",
-                   help="what to run: everything (default), the generated scenarios and their tiers only, or only the "
-                        "real-data tier (--tier real)")
+    p.add_argument("--tier", choices=("all", "scenarios", "real", "daily"), default="all",
+                   help="what to run: everything (default), the generated scenarios and their tiers only, only the "
+                        "real-data tier (--tier real), or only the daily-rhythm tier (--tier daily)")
     p.add_argument("--real-data", metavar="DIR", default=None,
                    help=f"labelled series FOLDER/NAME.csv (TimeStamp,Value,Label) for the real tier (default: "
                         f"${real_tier.DATA_ENV}, else ../shared/data/cloud-monitoring beside the checkout)")
@@ -343,6 +350,9 @@ def main(argv=None) -> int:
     if args.tier == "real":
         real = run_real(args)
         print(json.dumps(_finite({"benchmark": "detection", "tier": "real", "real": real}), allow_nan=False))
+        return 0
+    if args.tier == "daily":
+        print(json.dumps(_finite({"benchmark": "detection", "tier": "daily", "daily": run_daily(args)}), allow_nan=False))
         return 0
 
     config = load_config(args.config, env={})
@@ -420,6 +430,7 @@ def main(argv=None) -> int:
     }
     if args.tier == "all":
         out["real"] = run_real(args)
+        out["daily"] = run_daily(args)
     print(json.dumps(_finite(out), allow_nan=False))
     return 0
 
@@ -439,6 +450,19 @@ def run_real(args) -> dict | None:
           f"wall {result.wall_seconds:.1f} s, backtests {result.backtest_seconds:.1f} s")
     print("\n".join(real_tier.table(result)))
     return real_tier.summary(result)
+
+
+def run_daily(args) -> dict:
+    """The daily tier: its series written to a temporary folder, then scored as the real tier is."""
+    with tempfile.TemporaryDirectory(prefix="vigilante-daily-") as tmp:
+        # quick: one seed of one shape (10 files), a smoke run
+        written = daily_series.write_all(Path(tmp), *((daily_series.SEEDS[:1], ("square",)) if args.quick
+                                                      else (daily_series.SEEDS, tuple(daily_series.SHAPES))))
+        result = real_tier.run(Path(tmp), args.real_config and Path(args.real_config), args.jobs)
+    print(f"######## daily-rhythm series (scripts/daily_series.py): {len(written)} files, scored as the real tier; "
+          f"wall {result.wall_seconds:.1f} s")
+    print("\n".join(real_tier.table(result)))
+    return {k: v for k, v in real_tier.summary(result).items() if k != "data"}
 
 
 def _finite(value):

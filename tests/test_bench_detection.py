@@ -88,3 +88,9 @@ def test_quick_mode_reports_and_holds_the_readmes_recall_and_false_alert_bounds(
     # The recorded runs are the README's own: 17 faults, recall 0.94 (the 1 % error burst missed), no false episode.
     recorded = result["recorded"]
     assert recorded["events"] == 17 and recorded["recall"] >= round(16 / 17, 3) and recorded["false_per_week"] == 0, recorded
+    # The daily tier (one seed in quick mode): rhythm-breaking days caught, no false episode, where the
+    # z-score at |z| > 8 catches fewer and alarms falsely.
+    daily = result["daily"]["detectors"]
+    scorer, z8 = daily["scorer"]["ALL"], daily["z > 8"]["ALL"]
+    assert scorer["recall"] >= 0.7 and scorer["false_episodes"] == 0, scorer
+    assert z8["recall"] < scorer["recall"] and z8["false_episodes"] > 0, z8

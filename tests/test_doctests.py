@@ -66,7 +66,7 @@ def test_the_modules_with_nothing_to_run_exist_and_have_no_example():
 
 # The scripts are not installed; the demo's and the benchmarks' examples run from the checkout.
 SCRIPTS = ("scripts.demo", "scripts.stack", "scripts.bench_latency", "scripts.bench_detection", "scripts.detection_tiers",
-           "scripts.scenarios", "scripts.real_series", "scripts.real_tier",
+           "scripts.scenarios", "scripts.real_series", "scripts.real_tier", "scripts.daily_series",
            "scripts.load_shapes", "scripts.demo_config", "scripts.harness.routing", "scripts.readme_figures")
 
 
