@@ -12,8 +12,8 @@ the median of those means at this time of day once :data:`LEAST_DAYS` days are k
 :class:`SeasonalExcess` scores the residual (the value minus that expectation) against the
 outer quantiles of its own past residuals, as :class:`~.quantile_excess.QuantileExcess`
 scores a value, and speaks only when the day's shape is real: when the profile swings
-across the day by at least :data:`LEAST_SWING` times the spread of the residuals. On a
-series without a daily rhythm it stays silent, so it adds no false alarm there. Its
+across the day by at least :data:`LEAST_SWING` times the residuals' noise from one row to
+the next. On a series without a daily rhythm it stays silent, so it adds no false alarm there. Its
 threshold is the score its own residuals' tail says one tick in ``1 / false_rate``
 exceeds (see :func:`~.quantile_excess.tail_threshold`), set again each hour: the
 profile needs days, more than a training set may hold, so it is calibrated as it learns.
@@ -57,12 +57,13 @@ LEAST_DAYS = 1
 """Days that must be known at a time of day before the profile expects anything there (from
 three on, the median also shrugs off one odd day)."""
 LEAST_SWING = 2.0
-"""How many residual spreads (5th to 95th percentile) the profile must swing across the day
-(5th to 95th percentile of its bins) before the member speaks: a weaker rhythm is noise."""
+"""How far the profile must swing across the day (5th to 95th percentile of its bins), in the
+residuals' row-to-row noise (as a 5th to 95th percentile range), before the member speaks: a
+weaker rhythm is noise. (Pure noise swings well under 1; 4 silenced a rhythm under 6 % noise.)"""
 SCORES_KEPT = 2000
 """Residual scores the threshold is calibrated on, each taken before its residual was learned
 (in-sample scores say too little: a profile of few days moves from day to day)."""
-JUDGE_SECONDS = 3600.0
+JUDGE_SECONDS = 3600.0  # how often the member judges the profile and sets its threshold again
 STEP_TO_90 = 3.45  # a normal spread's 5th-95th percentile range / the median step between two draws
 LEAST_RESIDUALS = 60
 """Residuals the member must have seen before it scores one: their quantiles are its scale."""
