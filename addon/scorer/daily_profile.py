@@ -196,6 +196,17 @@ class SeasonalExcess:
         spread = max(STEP_TO_90 * float(np.median(steps)), r.grain, 1e-12)
         return self.profile.swing() >= LEAST_SWING * spread
 
+    def __getstate__(self) -> dict:
+        # The kept scores as arrays (bytes in the state, not thousands of JSON numbers).
+        return {**self.__dict__, "recent": np.array(self.recent, dtype=float), "recent_maxlen": self.recent.maxlen,
+                "scores": np.array(self.scores, dtype=float), "scores_maxlen": self.scores.maxlen}
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        self.recent = deque((float(v) for v in state.pop("recent")), maxlen=int(state.pop("recent_maxlen")))
+        self.scores = deque((float(v) for v in state.pop("scores")), maxlen=int(state.pop("scores_maxlen")))
+        self.__dict__.update(state)
+
     @classmethod
     def fit(cls, timestamps, values, spacing_seconds: float, grain: float, rise_only: bool = False,
             false_rate: float = 1e-4) -> "SeasonalExcess":
