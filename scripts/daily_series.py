@@ -12,7 +12,8 @@ Folders are ``SHAPE-KIND`` (5-minute rows, 14 days) and ``hourly-KIND`` (``squar
 rows, 60 days):
 
 - shapes (:data:`SHAPES`): ``square`` (quiet nights, a plateau by day, steep edges), ``sine``,
-  ``two-peaks`` and ``shoulder`` (noisier, with quieter weekends) and ``sawtooth``;
+  ``two-peaks`` and ``shoulder`` (noisier, with quieter weekends), ``sawtooth``, and
+  ``late-peak`` (busier weekends);
 - kinds: ``flat`` (one day at the day's middle level: labelled all day), ``peak-up`` and
   ``peak-down`` (one day's busy hours 1.5x and 0.5x as far above the night: labelled where
   the day is busy), ``busy-night`` (one night as busy as the day: labelled where it differs),
@@ -77,16 +78,22 @@ def _sawtooth(phase: float) -> float:  # rises from 06:00 to 18:00, falls by 20:
     return 0.0
 
 
+def _late_peak(phase: float) -> float:  # an evening peak at 21:00 (streaming, television), a small one at noon
+    return math.exp(-((phase - 0.875) / 0.08) ** 2) + 0.3 * math.exp(-((phase - 0.5) / 0.1) ** 2)
+
+
 SHAPES = {
     "square": Shape(_square),
     "sine": Shape(_sine),
     "two-peaks": Shape(_two_peaks, noise=0.06, weekend=0.7),
     "shoulder": Shape(_shoulder, night=100.0, swing=40.0, noise=0.05, weekend=0.8),
     "sawtooth": Shape(_sawtooth, night=5.0, swing=30.0, noise=0.08),
+    "late-peak": Shape(_late_peak, night=10.0, swing=50.0, noise=0.05, weekend=1.25),
 }
-"""The scorer's daily member was tuned on ``square`` and ``sine``; ``two-peaks`` and ``shoulder``
-were looked at while choosing how it judges a rhythm real; ``sawtooth`` was first run after the
-last change: the one shape here the member was never adjusted to."""
+"""The scorer's daily member was tuned on ``square`` and ``sine``. ``two-peaks`` and ``shoulder``
+(quieter weekends) were looked at while choosing how it judges a rhythm real and how it treats
+weekends, and ``sawtooth`` before the last of those changes. ``late-peak`` (busier weekends) was
+first run after the last change: the one shape here the member was never adjusted to."""
 
 
 @dataclass

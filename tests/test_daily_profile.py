@@ -76,13 +76,25 @@ def alert_rows(scored: list[dict]) -> list[int]:
 
 def test_the_profile_expects_the_median_of_the_earlier_days_at_this_time_of_day():
     profile = DailyProfile(spacing_seconds=FIVE_MINUTES)
-    noon = DAY_SECONDS / 2
-    for day, value in enumerate([10.0, 30.0, 11.0]):
-        assert profile.expected(day * DAY_SECONDS + noon) == (None if day == 0 else pytest.approx(
-            {1: 10.0, 2: 20.0}[day]))
-        profile.learn(day * DAY_SECONDS + noon, value)
-    assert profile.expected(3 * DAY_SECONDS + noon) == 11.0  # one odd day of three moves it not at all
-    assert profile.expected(3 * DAY_SECONDS) is None  # midnight was never seen
+    monday_noon = 4 * DAY_SECONDS + DAY_SECONDS / 2  # 1970-01-05
+    for k, value in enumerate([10.0, 30.0, 11.0]):
+        assert profile.expected(monday_noon + k * DAY_SECONDS) == (None if k == 0 else pytest.approx(
+            {1: 10.0, 2: 20.0}[k]))
+        profile.learn(monday_noon + k * DAY_SECONDS, value)
+    assert profile.expected(monday_noon + 3 * DAY_SECONDS) == 11.0  # one odd day of three moves it not at all
+    assert profile.expected(monday_noon + 3 * DAY_SECONDS - DAY_SECONDS / 2) is None  # midnight was never seen
+
+
+def test_a_weekend_day_is_expected_from_the_earlier_weekend_days_and_a_weekday_from_the_weekdays():
+    profile = DailyProfile(spacing_seconds=FIVE_MINUTES)
+    friday_noon = 8 * DAY_SECONDS + DAY_SECONDS / 2  # 1970-01-09
+    for k, value in enumerate([100.0, 100.0, 100.0, 100.0, 100.0]):  # Monday to Friday
+        profile.learn(friday_noon - (4 - k) * DAY_SECONDS, value)
+    assert profile.expected(friday_noon + DAY_SECONDS) is None  # the first Saturday: only weekdays are known
+    profile.learn(friday_noon + DAY_SECONDS, 60.0)
+    assert profile.expected(friday_noon + 2 * DAY_SECONDS) == 60.0  # Sunday: like Saturday
+    profile.learn(friday_noon + 2 * DAY_SECONDS, 62.0)
+    assert profile.expected(friday_noon + 3 * DAY_SECONDS) == 100.0  # Monday: like the weekdays
 
 
 def test_rows_further_apart_than_five_minutes_get_one_bin_each_and_closer_ones_share():

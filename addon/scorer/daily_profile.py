@@ -23,9 +23,10 @@ profile needs days, more than a training set may hold, so it is calibrated as it
     >>> member = SeasonalExcess(spacing_seconds=300.0, grain=0.01)
     >>> def rhythm(t):   # 10 at night, 30 by day, a little noise
     ...     return 20 - 10 * math.cos(2 * math.pi * t / day) + 0.3 * math.sin(t * 7.3)
-    >>> for i in range(3 * 288):
-    ...     member.learn(i * 300.0, rhythm(i * 300.0))
-    >>> t = 3 * day + day / 2   # noon of the fourth day
+    >>> monday = 4 * day   # 1970-01-05
+    >>> for i in range(3 * 288):   # Monday to Wednesday
+    ...     member.learn(monday + i * 300.0, rhythm(i * 300.0))
+    >>> t = monday + 3 * day + day / 2   # noon on Thursday
     >>> member.score(t, rhythm(t)) < 1   # as busy as every noon
     True
     >>> member.score(t, 20.0)   # inside the day's range but half of a usual noon: one row alone waits
@@ -35,7 +36,7 @@ profile needs days, more than a training set may hold, so it is calibrated as it
     True
     >>> flat = SeasonalExcess(spacing_seconds=300.0, grain=0.01)
     >>> for i in range(3 * 288):
-    ...     flat.learn(i * 300.0, 20 + 0.3 * math.sin(i * 7.3))
+    ...     flat.learn(monday + i * 300.0, 20 + 0.3 * math.sin(i * 7.3))
     >>> flat.score(t, 25.0)   # no daily rhythm: nothing to say
     0.0
 """
@@ -74,11 +75,18 @@ LEAST_SCORES = 500
 """Scores the member must have calibrated its threshold on before it speaks."""
 
 
+def _weekend(day):
+    """Whether the day (days since 1970-01-01, a Thursday) is a Saturday or a Sunday (UTC)."""
+    return (day + 3) % 7 >= 5
+
+
 class DailyProfile:
     """Each time-of-day bin's mean value on each of the last :data:`KEPT_DAYS` days.
 
     Days are UTC days of the timestamps (seconds since the epoch); only the phase matters,
-    so a series in any time zone has the same profile, shifted.
+    so a series in any time zone has the same profile, shifted. Saturdays and Sundays are
+    expected from the earlier weekend days, the other days from the earlier weekdays: a
+    weekly rhythm of working days and weekends is the common one.
     """
 
     def __init__(self, spacing_seconds: float, days: int = KEPT_DAYS):
@@ -94,13 +102,18 @@ class DailyProfile:
         return day, min(int((timestamp - day * DAY_SECONDS) // self.bin_seconds), self.bins - 1)
 
     def expected(self, timestamp: float) -> float | None:
-        """The median of the earlier days' means at this time of day; None with fewer than :data:`LEAST_DAYS`."""
+        """The median of the earlier days' means at this time of day; None with fewer than :data:`LEAST_DAYS`
+        earlier days of the same kind (weekend or weekday) there."""
         day, b = self._where(timestamp)
         if self._last is not None and self._last[:2] == (day, b):
             return self._last[2]
         known = (self.day_of_slot >= 0) & (self.day_of_slot < day) & (self.counts[:, b] > 0)
-        value = float(np.median(self.sums[known, b] / self.counts[known, b])) \
-            if np.count_nonzero(known) >= LEAST_DAYS else None
+        # A weekend day is compared with the earlier weekend days, a weekday with the weekdays: a
+        # quieter weekend is then no news, nor is Monday's return to work. The first weekend has
+        # nothing to be compared with.
+        alike = known & (_weekend(self.day_of_slot) == _weekend(day))
+        value = float(np.median(self.sums[alike, b] / self.counts[alike, b])) \
+            if np.count_nonzero(alike) >= LEAST_DAYS else None
         self._last = (day, b, value)
         return value
 
