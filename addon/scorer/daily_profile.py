@@ -13,10 +13,10 @@ the median of those means at this time of day once :data:`LEAST_DAYS` days are k
 outer quantiles of its own past residuals, as :class:`~.quantile_excess.QuantileExcess`
 scores a value, and speaks only when the day's shape is real: when the profile swings
 across the day by at least :data:`LEAST_SWING` times the residuals' noise from one row to
-the next. On a series without a daily rhythm it stays silent, so it adds no false alarm there. Its
-threshold is the score its own residuals' tail says one tick in ``1 / false_rate``
-exceeds (see :func:`~.quantile_excess.tail_threshold`), set again each hour: the
-profile needs days, more than a training set may hold, so it is calibrated as it learns.
+the next. On a series without a daily rhythm it stays silent, so it adds no false alarm
+there. Its threshold is the score its own residuals' tail says one tick in ``1 / false_rate``
+exceeds (see :func:`~.quantile_excess.tail_threshold`), set again each hour: the profile
+needs days, more than a training set may hold, so it is calibrated as it learns.
 
     >>> import math
     >>> day = 86400.0
