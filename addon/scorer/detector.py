@@ -259,19 +259,23 @@ class Detector:
         self.last_timestamp = float(complete[-1][0])
         return self
 
+    @property
+    def _member_false_rate(self) -> float:
+        """The share of ticks each member may put above its threshold: one tick in
+        :data:`EXCESS_FALSE_SECONDS`, over all features."""
+        return self.ticks.spacing_seconds / (EXCESS_FALSE_SECONDS * len(self.features))
+
     def _fit_excess(self, feature: str, values: np.ndarray, buckets: Sequence[float]) -> QuantileExcess:
         """The feature's quantile member, its threshold from the tail of its training scores."""
         member, scores = QuantileExcess.replay(values, grain(feature, values, buckets), feature in self.config.rise_only_features)
-        rate = self.ticks.spacing_seconds / (EXCESS_FALSE_SECONDS * len(self.features))
-        member.threshold = max(member.threshold, tail_threshold(scores, rate))
+        member.threshold = max(member.threshold, tail_threshold(scores, self._member_false_rate))
         return member
 
     def _fit_seasonal(self, feature: str, timestamps: Sequence[float], values: np.ndarray,
                       buckets: Sequence[float]) -> SeasonalExcess:
         """The feature's daily-profile member, calibrated to the same false rate as the quantile member."""
-        rate = self.ticks.spacing_seconds / (EXCESS_FALSE_SECONDS * len(self.features))
         return SeasonalExcess.fit(timestamps, values, self.ticks.spacing_seconds, grain(feature, values, buckets),
-                                  feature in self.config.rise_only_features, rate)
+                                  feature in self.config.rise_only_features, self._member_false_rate)
 
     def _held_out_raw_scores(self, unit_rows: Sequence[Mapping[str, float]], folds: int = HELD_OUT_FOLDS) -> np.ndarray:
         """River's score of every training row by models learned on the other folds only."""
