@@ -104,15 +104,21 @@ class DailySeries:
     values: list[float]
     labels: list[int]
 
+    def timestamps(self) -> list[float]:
+        """Seconds since the epoch of every row, from :data:`START`."""
+        return [START.timestamp() + i * self.spacing_seconds for i in range(len(self.values))]
+
 
 def make_series(shape: str, kind: str, seed: int, spacing_seconds: float = FIVE_MINUTES,
-                days: int | None = None) -> DailySeries:
-    """One series of ``days`` days (14 at 5 minutes, 60 hourly) whose anomaly, if any, is on a day drawn by ``seed``."""
+                days: int | None = None, anomaly_day: int | None = None) -> DailySeries:
+    """One series of ``days`` days (14 at 5 minutes, 60 hourly) from :data:`START`, whose anomaly, if any,
+    is on ``anomaly_day`` (counted from 0), else on a day drawn by ``seed``."""
     look = SHAPES[shape]
     rng = np.random.default_rng([seed, list(SHAPES).index(shape), KINDS.index(kind)])
     days = days or (14 if spacing_seconds < HOUR else 60)
     per_day = int(DAY // spacing_seconds)
-    anomaly_day = int(rng.integers(5, days - 2))
+    drawn = int(rng.integers(5, max(days - 2, 6)))  # drawn either way: the rest of the series is the same
+    anomaly_day = drawn if anomaly_day is None else anomaly_day
     night, swing = look.night, look.swing
     values, labels = [], []
     for i in range(days * per_day):

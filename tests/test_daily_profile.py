@@ -6,12 +6,12 @@ benchmarks hold: a day that stays flat, a peak half as high), with gaps and repe
 """
 
 import csv
-import math
 import random
 
 import numpy as np
 import pytest
 
+from scripts.daily_series import SHAPES, make_series
 from vigilante.cli import main
 from vigilante.config import ScorerConfig
 from vigilante.scorer import Detector
@@ -21,31 +21,12 @@ FIVE_MINUTES = 300.0
 ROWS_PER_DAY = 288
 
 
-def rhythm(i: int, rng: random.Random, spacing: float = FIVE_MINUTES) -> float:
-    """Quiet nights at 20, busy days at 80, with 4 % noise."""
-    phase = (i * spacing % DAY_SECONDS) / DAY_SECONDS
-    day = 1 / (1 + math.exp(-40 * (phase - 0.3))) / (1 + math.exp(40 * (phase - 0.75)))
-    return 20 + 60 * day + rng.gauss(0, 2.4)
-
-
-def daily_series(days: int, seed: int, anomaly: str | None = None, anomaly_day: int = 6,
+def daily_series(days: int, seed: int, kind: str = "none", anomaly_day: int = 7,
                  spacing: float = FIVE_MINUTES) -> tuple[list[float], list[float], list[int]]:
-    """Timestamps, values and labels of ``days`` days; the anomaly day, if any, labelled where it differs."""
-    rng = random.Random(seed)
-    per_day = int(DAY_SECONDS // spacing)
-    times, values, labels = [], [], []
-    for i in range(days * per_day):
-        v = rhythm(i, rng, spacing)
-        label = 0
-        if i // per_day == anomaly_day:
-            if anomaly == "flat":
-                v, label = 50 + rng.gauss(0, 2.4), 1
-            elif anomaly == "half-peak":
-                v, label = 20 + (v - 20) / 2, int(v > 40)
-        times.append(1_700_000_000.0 - 1_700_000_000.0 % DAY_SECONDS + i * spacing)
-        values.append(v)
-        labels.append(label)
-    return times, values, labels
+    """Timestamps, values and labels of the daily tier's ``square`` rhythm (quiet nights at 20, busy
+    days at 80, 4 % noise) from a Monday; the anomaly of ``kind`` on ``anomaly_day`` (7: a Monday)."""
+    series = make_series("square", kind, seed, spacing, days, anomaly_day)
+    return series.timestamps(), series.values, series.labels
 
 
 def write_csv(path, times, values):
@@ -123,10 +104,10 @@ def test_without_a_daily_rhythm_the_member_stays_silent_even_through_a_level_shi
 
 
 def test_with_a_daily_rhythm_the_member_trusts_the_profile_and_scores_a_flat_day():
-    times, values, _ = daily_series(days=8, seed=1, anomaly="flat", anomaly_day=6)
+    times, values, _ = daily_series(days=9, seed=1, kind="flat")
     member, flat_day = SeasonalExcess(FIVE_MINUTES, grain=0.01), []
     for i, (t, v) in enumerate(zip(times, values)):
-        if i // ROWS_PER_DAY == 6:
+        if i // ROWS_PER_DAY == 7:
             flat_day.append(member.score(t, v) / member.threshold)
         member.learn(t, v)
     assert member.trusted
@@ -134,12 +115,13 @@ def test_with_a_daily_rhythm_the_member_trusts_the_profile_and_scores_a_flat_day
 
 
 def test_a_single_odd_row_is_not_enough_for_the_member_only_a_lasting_one():
-    times, values, _ = daily_series(days=5, seed=2)
+    times, values, _ = daily_series(days=4, seed=2)  # Monday to Thursday: Friday is a weekday too
     member = SeasonalExcess(FIVE_MINUTES, grain=0.01)
     for t, v in zip(times, values):
         member.learn(t, v)
     t = times[-1] + FIVE_MINUTES
-    noon_like = rhythm(len(times), random.Random(0))
+    square = SHAPES["square"]
+    noon_like = square.night + square.swing * square.busy(0.5)
     assert member.score(t, noon_like - 40) == 0.0  # the last rows were normal: one odd row waits
     for k in range(member.sustain):
         member.learn(t + k * FIVE_MINUTES, noon_like - 40)
@@ -149,9 +131,9 @@ def test_a_single_odd_row_is_not_enough_for_the_member_only_a_lasting_one():
 # --- through the detector and `vigilante backtest` ------------------------------------------
 
 
-@pytest.mark.parametrize("anomaly", ["flat", "half-peak"])
-def test_backtest_catches_a_day_that_breaks_the_rhythm_inside_the_days_range(tmp_path, anomaly):
-    times, values, labels = daily_series(days=9, seed=7, anomaly=anomaly, anomaly_day=6)
+@pytest.mark.parametrize("kind", ["flat", "peak-down"])
+def test_backtest_catches_a_day_that_breaks_the_rhythm_inside_the_days_range(tmp_path, kind):
+    times, values, labels = daily_series(days=10, seed=7, kind=kind)
     train = 2 * ROWS_PER_DAY + 50  # as the real benchmarks train: about two days
     scored = backtest(tmp_path, times, values, train)
     alerts = alert_rows(scored)
@@ -164,7 +146,7 @@ def test_backtest_catches_a_day_that_breaks_the_rhythm_inside_the_days_range(tmp
 def test_backtest_without_the_profile_would_miss_the_flat_day(tmp_path, monkeypatch):
     """The same flat day with the member made silent: the other members see nothing (the issue's 0 of 6)."""
     monkeypatch.setattr(SeasonalExcess, "score", lambda self, t, v: 0.0)
-    times, values, _ = daily_series(days=9, seed=7, anomaly="flat", anomaly_day=6)
+    times, values, _ = daily_series(days=10, seed=7, kind="flat")
     assert alert_rows(backtest(tmp_path, times, values, 2 * ROWS_PER_DAY + 50)) == []
 
 
@@ -181,7 +163,7 @@ def test_backtest_of_a_normal_week_with_gaps_and_repeated_rows_raises_no_alert(t
 
 
 def test_hourly_rows_have_a_profile_of_24_hours_and_catch_a_flat_day(tmp_path):
-    times, values, labels = daily_series(days=40, seed=5, anomaly="flat", anomaly_day=35, spacing=3600.0)
+    times, values, labels = daily_series(days=40, seed=5, kind="flat", anomaly_day=35, spacing=3600.0)
     train = 600  # 25 days, as the real tier trains on hourly files
     scored = backtest(tmp_path, times, values, train)
     alerts = alert_rows(scored)
@@ -190,7 +172,7 @@ def test_hourly_rows_have_a_profile_of_24_hours_and_catch_a_flat_day(tmp_path):
 
 
 def test_a_saved_detector_keeps_its_profile_and_scores_the_same(tmp_path):
-    times, values, _ = daily_series(days=5, seed=4, anomaly="flat", anomaly_day=4)
+    times, values, _ = daily_series(days=5, seed=4, kind="flat", anomaly_day=4)
     rows = [(t, {"value": v}) for t, v in zip(times, values)]
     detector = Detector.fit(ScorerConfig(features=("value",)), rows[: 4 * ROWS_PER_DAY])
     path = tmp_path / "state.json"
