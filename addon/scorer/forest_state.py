@@ -31,21 +31,27 @@ from river.tree.padded import PaddedBranch, PaddedLeaf
 
 def pack(model: HalfSpaceTrees) -> dict[str, Any]:
     """The model's parameters, counters and every tree as arrays (depth-first, node before children)."""
-    nodes = [node for tree_nodes in model._tree_nodes for node in tree_nodes]
-    splits = _splits.get(model)
-    if splits is None:  # the splits never change once the trees are built: read them once
-        splits = _splits[model] = _read_splits(nodes)
+    known = _structure.get(model)
+    if known is None:  # the trees' nodes and splits never change once built (at the first row): read them once
+        nodes = [node for tree_nodes in model._tree_nodes for node in tree_nodes]
+        known = (nodes, _read_splits(nodes))
+        if nodes:
+            _structure[model] = known
+    nodes, splits = known
+    version, words, gauss = model.rng.getstate()
     return {
         "params": {"n_trees": model.n_trees, "height": model.height, "window_size": model.window_size,
                    "limits": dict(model.limits), "seed": model.seed},
-        "counter": model.counter, "first_window": model._first_window, "rng": model.rng.getstate(),
+        "counter": model.counter, "first_window": model._first_window,
+        # The generator's 625 words as one array: as a list they were most of a save's encoding.
+        "rng": (version, np.array(words, dtype=np.int64), gauss),
         **splits, "trees": len(model.trees),
         "l_mass": np.fromiter((node.l_mass for node in nodes), dtype=np.int64, count=len(nodes)),
         "r_mass": np.fromiter((node.r_mass for node in nodes), dtype=np.int64, count=len(nodes)),
     }
 
 
-_splits: "weakref.WeakKeyDictionary[HalfSpaceTrees, dict[str, Any]]" = weakref.WeakKeyDictionary()
+_structure: "weakref.WeakKeyDictionary[HalfSpaceTrees, tuple[list, dict[str, Any]]]" = weakref.WeakKeyDictionary()
 
 
 def _read_splits(nodes: list) -> dict[str, Any]:
@@ -86,5 +92,6 @@ def unpack(packed: dict[str, Any]) -> HalfSpaceTrees:
     model._tree_nodes = [list(tree.iter_dfs()) for tree in model.trees]
     model.counter = packed["counter"]
     model._first_window = packed["first_window"]
-    model.rng.setstate(packed["rng"])
+    version, words, gauss = packed["rng"]
+    model.rng.setstate((version, tuple(int(word) for word in words), gauss))  # a tuple in states of before
     return model
