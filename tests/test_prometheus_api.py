@@ -11,7 +11,7 @@ import pytest
 from vigilante.prometheus.api import PrometheusAPI, PrometheusQueryError, PrometheusUnavailable
 from scripts.harness import free_port
 from scripts.harness.process import wait_until
-from tests.fixtures.fake_prometheus import SlowPrometheus, drip, flood
+from tests.fixtures.fake_prometheus import FakePrometheus, SlowPrometheus, drip, flood, vector
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,23 @@ def test_a_bad_query_is_a_query_error_and_is_not_retried(prometheus):
 def test_more_than_one_series_for_a_scalar_is_an_error(prometheus):
     with pytest.raises(PrometheusQueryError, match="at most one series"):
         PrometheusAPI(prometheus.url).scalar('label_replace(up, "x", "1", "", "") or label_replace(up, "x", "2", "", "")')
+
+
+def test_a_url_with_a_path_is_asked_under_that_path():
+    # A Prometheus served under a prefix (--web.route-prefix, or behind a path-routing proxy).
+    with FakePrometheus(lambda params: vector({"up": 1.0}, 1000.0)) as fake:
+        assert PrometheusAPI(f"{fake.url}/prometheus/").vector("up")
+    assert fake.targets == ["/prometheus/api/v1/query"]
+
+
+def test_a_proxy_named_by_the_environment_is_asked_for_the_whole_url(monkeypatch):
+    with FakePrometheus(lambda params: vector({"up": 1.0}, 1000.0)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        for name in ("http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        # The name never resolves: only the proxy can answer it.
+        assert PrometheusAPI("http://prometheus.invalid:9090/p").vector("up")
+    assert proxy.targets == ["http://prometheus.invalid:9090/p/api/v1/query"]
 
 
 def test_an_unreachable_server_is_unavailable_after_the_retries():
