@@ -1,11 +1,15 @@
 """Scorer cost: CPU per tick and resident memory of the service, against the bare model as the floor.
 
-Both run in fresh processes, alternating, on the same training rows and the same ticks:
+Both run on the same training rows and the same ticks:
 
 - ``bare``: :meth:`Detector.step` on in-memory rows (the model alone);
 - ``service``: :meth:`ScorerService.tick`, which also queries the real Prometheus for
-  the five default features (recording-rule series backfilled with promtool) and
-  updates every exported metric.
+  the five default features (recording-rule series backfilled with promtool), updates
+  every exported metric and saves the state on its schedule.
+
+CPU is measured side by side in one process, a bare step and a service tick in turn, so
+that the machine's changing speed falls on both alike (fresh processes run one after the
+other differed by a third here). Memory is each one's peak in a fresh process of its own.
 
 Prints a table and one JSON line. Shipped defaults (15 s ticks, default features and
 model); the Prometheus is local, so its query latency is a floor, not a field figure.
@@ -58,41 +62,38 @@ def openmetrics(rows, config) -> str:
 
 
 def child(mode: str, ticks: int, prometheus_url: str | None, start: float) -> dict:
-    """Run one measurement in this (fresh) process; return CPU per tick and peak RSS."""
-    from prometheus_client import CollectorRegistry
+    """Run one measurement in this (fresh) process.
 
+    ``bare`` and ``service`` report CPU per tick and peak RSS of that one alone;
+    ``side_by_side`` reports both CPU figures, taken a tick of each in turn.
+    """
     from vigilante.config import Config
     from vigilante.scorer import Detector
 
     config = Config()
     rows = feature_rows(TRAIN_ROWS + ticks, start)
     train, live = rows[:TRAIN_ROWS], rows[TRAIN_ROWS:]
-    if mode == "bare":
-        detector = Detector.fit(config.scorer, train)
-        cpu = time.process_time()
-        for t, values in live:
-            detector.step(t, values, explain=True)
-        cpu = time.process_time() - cpu
-    else:
-        from vigilante.service.feature_source import FeatureSource
-        from vigilante.prometheus.api import PrometheusAPI
-        from vigilante.service.serve import feature_queries
-        from vigilante.service.loop import ScorerService
-        from vigilante.service.metrics import ScorerMetrics
-
-        state = Path(tempfile.mkdtemp()) / "state.json"
-        config = config.replace("scorer", state_path=str(state))
-        metrics = ScorerMetrics(CollectorRegistry(), config.scorer.features)
-        source = FeatureSource(PrometheusAPI(prometheus_url), feature_queries(config), metrics.observe_query)
-        from vigilante.service.warm_start import WarmStart
-
-        service = ScorerService(config, source, metrics, clock=lambda: train[-1][0])
-        service._adopt(WarmStart(Detector.fit(config.scorer, train), "csv"))  # same model as bare
-        cpu = time.process_time()
-        outcomes = [service.tick(t) for t, _ in live]
-        cpu = time.process_time() - cpu
-        if outcomes.count("scored") != len(live):
-            raise SystemExit(f"service ticks not all scored: {sorted(set(outcomes))}")
+    bare = Detector.fit(config.scorer, train) if mode != "service" else None
+    service, source = _service(config, train, prometheus_url) if mode != "bare" else (None, None)
+    cpu = {"bare": 0.0, "service": 0.0}
+    outcomes = []
+    for t, values in live:
+        if bare is not None:
+            started = time.process_time()
+            bare.step(t, values, explain=True)
+            cpu["bare"] += time.process_time() - started
+        if service is not None:
+            started = time.process_time()
+            outcomes.append(service.tick(t))
+            cpu["service"] += time.process_time() - started
+    if service is not None and outcomes.count("scored") != len(live):
+        raise SystemExit(f"service ticks not all scored: {sorted(set(outcomes))}")
+    result: dict = {"mode": mode, "ticks": ticks}
+    if mode == "side_by_side":
+        return {**result, **{f"{name}_cpu_ms_per_tick": 1000 * seconds / ticks for name, seconds in cpu.items()}}
+    result.update(cpu_ms_per_tick=1000 * cpu[mode] / ticks,
+                  max_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if mode == "service":
         saves = time.process_time()
         for _ in range(10):
             service.save()
@@ -102,17 +103,37 @@ def child(mode: str, ticks: int, prometheus_url: str | None, start: float) -> di
             source.at(t)
         query = (time.process_time() - query) / 50
         saves_every = config.service.save_every_seconds / config.scorer.tick_seconds  # ticks between saves
-        extra = {"save_ms_per_tick": 1000 * saves / saves_every, "query_ms_per_tick": 1000 * query}
-    return {"mode": mode, "ticks": ticks, "cpu_ms_per_tick": 1000 * cpu / ticks,
-            "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **(extra if mode != "bare" else {})}
+        result.update(save_ms_per_tick=1000 * saves / saves_every, query_ms_per_tick=1000 * query)
+    return result
+
+
+def _service(config, train, prometheus_url: str):
+    """A scorer service warmed on ``train`` (the same model as the bare one) that reads ``prometheus_url``."""
+    from prometheus_client import CollectorRegistry
+
+    from vigilante.prometheus.api import PrometheusAPI
+    from vigilante.scorer import Detector
+    from vigilante.service.feature_source import FeatureSource
+    from vigilante.service.loop import ScorerService
+    from vigilante.service.metrics import ScorerMetrics
+    from vigilante.service.serve import feature_queries
+    from vigilante.service.warm_start import WarmStart
+
+    state = Path(tempfile.mkdtemp()) / "state.json"
+    config = config.replace("scorer", state_path=str(state))
+    metrics = ScorerMetrics(CollectorRegistry(), config.scorer.features)
+    source = FeatureSource(PrometheusAPI(prometheus_url), feature_queries(config), metrics.observe_query)
+    service = ScorerService(config, source, metrics, clock=lambda: train[-1][0])
+    service._adopt(WarmStart(Detector.fit(config.scorer, train), "csv"))
+    return service, source
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=400, help="ticks measured per run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/service rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, each side by side, then bare and service alone")
     parser.add_argument("--quick", action="store_true", help="60 ticks, 1 round: a smoke run")
-    parser.add_argument("--child", choices=["bare", "service"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["bare", "service", "side_by_side"], help=argparse.SUPPRESS)
     parser.add_argument("--prometheus", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -134,9 +155,9 @@ def main() -> None:
         server = PrometheusServer(workdir, data_dir=workdir / "data",
                                   extra_args=["--storage.tsdb.retention.time=30d"]).start()
         try:
-            results = {"bare": [], "service": []}
+            results: dict[str, list[dict]] = {"side_by_side": [], "bare": [], "service": []}
             for round_ in range(args.rounds):
-                for mode in ("bare", "service"):
+                for mode in results:
                     run = subprocess.run([sys.executable, "-m", "scripts.bench_scorer", "--child", mode, "--ticks",
                                           str(args.ticks), "--prometheus", server.url, "--start", str(start)],
                                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
@@ -144,27 +165,35 @@ def main() -> None:
                     if run.returncode != 0:
                         raise SystemExit(f"{mode} run failed:\n{run.stdout}{run.stderr}")
                     results[mode].append(json.loads(run.stdout.strip().splitlines()[-1]))
-                    print(f"round {round_ + 1}/{args.rounds} {mode:7s} {results[mode][-1]['cpu_ms_per_tick']:.2f} ms/tick",
-                          file=sys.stderr)
+                side = results["side_by_side"][-1]
+                print(f"round {round_ + 1}/{args.rounds}: side by side {side['bare_cpu_ms_per_tick']:.2f} and "
+                      f"{side['service_cpu_ms_per_tick']:.2f} ms/tick; alone {results['bare'][-1]['cpu_ms_per_tick']:.2f} "
+                      f"and {results['service'][-1]['cpu_ms_per_tick']:.2f}", file=sys.stderr)
         finally:
             server.stop()
 
-    summary = {}
-    for mode, runs in results.items():
-        summary[mode] = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key.endswith(("_tick", "_mib"))}
-    ratio = summary["service"]["cpu_ms_per_tick"] / summary["bare"]["cpu_ms_per_tick"]
-    rss_ratio = summary["service"]["max_rss_mib"] / summary["bare"]["max_rss_mib"]
-    print(f"\nScorer cost, default features and model, {args.ticks} ticks x {args.rounds} alternating rounds (medians)")
+    def median(mode: str, key: str) -> float:
+        return statistics.median(run[key] for run in results[mode])
+
+    cpu = {mode: median("side_by_side", f"{mode}_cpu_ms_per_tick") for mode in ("bare", "service")}
+    rss = {mode: median(mode, "max_rss_mib") for mode in ("bare", "service")}
+    ratio, rss_ratio = cpu["service"] / cpu["bare"], rss["service"] / rss["bare"]
+    round_ratios = [run["service_cpu_ms_per_tick"] / run["bare_cpu_ms_per_tick"] for run in results["side_by_side"]]
+    query, save = median("service", "query_ms_per_tick"), median("service", "save_ms_per_tick")
+    print(f"\nScorer cost, default features and model, {args.ticks} ticks x {args.rounds} rounds (medians)")
     print(f"{'':10s} {'CPU ms/tick':>12s} {'peak RSS MiB':>13s}")
     for mode in ("bare", "service"):
-        print(f"{mode:10s} {summary[mode]['cpu_ms_per_tick']:12.2f} {summary[mode]['max_rss_mib']:13.1f}")
-    print(f"{'ratio':10s} {ratio:12.2f} {rss_ratio:13.2f}   (goal: CPU ratio <= 2)")
-    print(f"service tick = model + one Prometheus query ({summary['service']['query_ms_per_tick']:.2f} ms) + state save "
-          f"every {Config().service.save_every_seconds:g} s ({summary['service']['save_ms_per_tick']:.2f} ms/tick amortized)"
-          " + metric updates")
-    print(json.dumps({"benchmark": "scorer_cost", "quick": args.quick, "ticks": args.ticks, "rounds": args.rounds, **{
-        f"{mode}_{key}": round(value, 3) for mode, values in summary.items() for key, value in values.items()},
-        "cpu_ratio": round(ratio, 3), "rss_ratio": round(rss_ratio, 3)}))
+        print(f"{mode:10s} {cpu[mode]:12.2f} {rss[mode]:13.1f}")
+    print(f"{'ratio':10s} {ratio:12.2f} {rss_ratio:13.2f}   (goal: CPU ratio <= 2; "
+          f"rounds {min(round_ratios):.2f} to {max(round_ratios):.2f})")
+    print(f"service tick = model + one Prometheus query ({query:.2f} ms) + state save every "
+          f"{Config().service.save_every_seconds:g} s ({save:.2f} ms/tick amortized) + metric updates")
+    print(json.dumps({"benchmark": "scorer_cost", "quick": args.quick, "ticks": args.ticks, "rounds": args.rounds,
+                      **{f"{mode}_cpu_ms_per_tick": round(value, 3) for mode, value in cpu.items()},
+                      **{f"{mode}_max_rss_mib": round(value, 3) for mode, value in rss.items()},
+                      "service_query_ms_per_tick": round(query, 3), "service_save_ms_per_tick": round(save, 3),
+                      "cpu_ratio": round(ratio, 3), "cpu_ratio_rounds": [round(r, 3) for r in round_ratios],
+                      "rss_ratio": round(rss_ratio, 3)}))
 
 
 if __name__ == "__main__":

@@ -47,4 +47,4 @@ def test_the_scorer_cost_benchmark_quick_run_reports_cpu_per_tick_and_memory():
     assert figures and all(math.isfinite(v) and v > 0 for v in figures.values()), figures
     assert result["cpu_ratio"] == pytest.approx(result["service_cpu_ms_per_tick"] / result["bare_cpu_ms_per_tick"],
                                                 rel=0.01)
-    assert "(goal: CPU ratio <= 2)" in table
+    assert "(goal: CPU ratio <= 2; rounds" in table and result["cpu_ratio_rounds"] == [result["cpu_ratio"]]
