@@ -177,6 +177,7 @@ def main() -> None:
 
     cpu = {mode: median("side_by_side", f"{mode}_cpu_ms_per_tick") for mode in ("bare", "service")}
     rss = {mode: median(mode, "max_rss_mib") for mode in ("bare", "service")}
+    alone = {mode: median(mode, "cpu_ms_per_tick") for mode in ("bare", "service")}
     ratio, rss_ratio = cpu["service"] / cpu["bare"], rss["service"] / rss["bare"]
     round_ratios = [run["service_cpu_ms_per_tick"] / run["bare_cpu_ms_per_tick"] for run in results["side_by_side"]]
     query, save = median("service", "query_ms_per_tick"), median("service", "save_ms_per_tick")
@@ -186,6 +187,9 @@ def main() -> None:
         print(f"{mode:10s} {cpu[mode]:12.2f} {rss[mode]:13.1f}")
     print(f"{'ratio':10s} {ratio:12.2f} {rss_ratio:13.2f}   (goal: CPU ratio <= 2; "
           f"rounds {min(round_ratios):.2f} to {max(round_ratios):.2f})")
+    print(f"alone, in fresh processes one after the other: {alone['bare']:.2f} and {alone['service']:.2f} ms/tick, "
+          f"ratio {alone['service'] / alone['bare']:.2f} (a bare model stepping without pause keeps its trees in the "
+          "CPU's caches)")
     print(f"service tick = model + one Prometheus query ({query:.2f} ms) + state save every "
           f"{Config().service.save_every_seconds:g} s ({save:.2f} ms/tick amortized) + metric updates")
     print(json.dumps({"benchmark": "scorer_cost", "quick": args.quick, "ticks": args.ticks, "rounds": args.rounds,
@@ -193,7 +197,8 @@ def main() -> None:
                       **{f"{mode}_max_rss_mib": round(value, 3) for mode, value in rss.items()},
                       "service_query_ms_per_tick": round(query, 3), "service_save_ms_per_tick": round(save, 3),
                       "cpu_ratio": round(ratio, 3), "cpu_ratio_rounds": [round(r, 3) for r in round_ratios],
-                      "rss_ratio": round(rss_ratio, 3)}))
+                      **{f"{mode}_alone_cpu_ms_per_tick": round(value, 3) for mode, value in alone.items()},
+                      "alone_cpu_ratio": round(alone["service"] / alone["bare"], 3), "rss_ratio": round(rss_ratio, 3)}))
 
 
 if __name__ == "__main__":
