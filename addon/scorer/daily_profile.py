@@ -48,7 +48,7 @@ from collections import deque
 
 import numpy as np
 
-from vigilante.scorer.quantile_excess import QuantileExcess, tail_threshold
+from vigilante.scorer.quantile_excess import WINDOW_ROWS, QuantileExcess, tail_threshold
 
 DAY_SECONDS = 86400.0
 BIN_SECONDS = 300.0
@@ -71,6 +71,10 @@ LEAST_RESIDUALS = 60
 SUSTAIN_SECONDS = 600.0
 """How long a residual must stay out before the member speaks (at least two rows): what the day's
 shape reveals (a flat day, a missing peak) lasts; a single odd row is the quantile member's to judge."""
+RESIDUAL_SECONDS = 12 * 3600.0
+"""The residuals the member's scale is read from span at least this long (and at least the quantile
+member's rows): an incident becomes part of that scale once it fills a twentieth of them, and at
+15 s ticks 1,000 rows would be four hours, a wrong morning absorbed in twelve minutes."""
 LEAST_SCORES = 500
 """Scores the member must have calibrated its threshold on before it speaks."""
 
@@ -159,7 +163,7 @@ class SeasonalExcess:
 
     def __init__(self, spacing_seconds: float, grain: float, rise_only: bool = False, false_rate: float = 1e-4):
         self.profile = DailyProfile(spacing_seconds)
-        self.residuals = QuantileExcess(grain, rise_only)
+        self.residuals = QuantileExcess(grain, rise_only, max(WINDOW_ROWS, math.ceil(RESIDUAL_SECONDS / spacing_seconds)))
         self.false_rate = float(false_rate)
         self.threshold = self.residuals.threshold
         self.trusted = False  # the profile swings enough across the day (judged again each hour)
