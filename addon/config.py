@@ -466,6 +466,13 @@ class ServiceConfig:
         2.0, "Hours of Prometheus history the scorer trains on when it has no saved state.", (_positive, "a positive number"),
         most=31 * 24,
     )
+    profile_history_seconds: float = knob(
+        7 * DAY,
+        "Seconds of Prometheus history the daily-profile members learn the day's shape from when the scorer "
+        "warms from Prometheus (at most 7 days, what they keep; read at the tick spacing, at most 40,320 ticks). "
+        "With less, they learn it live and speak from the second day; 0: only the bootstrap window.",
+        (lambda v: v >= 0, "a duration in seconds, 0 or more"), most=7 * DAY,
+    )
     training_csv: str = knob(
         "", "Training CSV (from `vigilante collect`) used when there is neither state nor enough history; '' for none."
     )

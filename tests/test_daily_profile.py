@@ -114,6 +114,19 @@ def test_with_a_daily_rhythm_the_member_trusts_the_profile_and_scores_a_flat_day
     assert max(flat_day) > 3  # the flat day lies inside the day's range, far from this hour's
 
 
+def test_fitted_on_hours_with_days_of_profile_rows_the_member_knows_the_day_from_the_start():
+    times, values, _ = daily_series(days=8, seed=3)  # Monday to the next Monday
+    rows = [(t, {"value": v}) for t, v in zip(times, values)]
+    training = rows[-60:]  # five hours of the last evening: no day to learn a shape from
+    config = ScorerConfig(features=("value",))
+    assert not Detector.fit(config, training).seasonal["value"].trusted
+    member = Detector.fit(config, training, profile_rows=rows).seasonal["value"]
+    assert member.trusted
+    tuesday = times[-1] + FIVE_MINUTES
+    assert member.profile.expected(tuesday) == pytest.approx(20, rel=0.15)  # the night
+    assert member.profile.expected(tuesday + DAY_SECONDS / 2) == pytest.approx(80, rel=0.15)  # the day
+
+
 def test_a_single_odd_row_is_not_enough_for_the_member_only_a_lasting_one():
     times, values, _ = daily_series(days=4, seed=2)  # Monday to Thursday: Friday is a weekday too
     member = SeasonalExcess(FIVE_MINUTES, grain=0.01)

@@ -167,7 +167,8 @@ class Detector:
 
     @classmethod
     def fit(cls, config: ScorerConfig, rows: Sequence[Row],
-            buckets: Mapping[str, Sequence[float]] | None = None) -> "Detector":
+            buckets: Mapping[str, Sequence[float]] | None = None,
+            profile_rows: Sequence[Row] | None = None) -> "Detector":
         """Learn transforms, baselines, limits, the models and the threshold from normal rows.
 
         Rows with a missing value are left out of the training. The window of every model
@@ -175,7 +176,10 @@ class Detector:
         otherwise, and every model is warmed on all of them. ``buckets`` gives, for a
         feature that is a quantile estimated from a histogram, the histogram's bucket upper
         bounds (see ``vigilante.scorer.features.histogram_buckets``): a move well inside
-        one bucket is then noise.
+        one bucket is then noise. ``profile_rows``, days of rows at the same spacing that
+        end where ``rows`` end, are what the daily-profile members learn the day's shape
+        from instead of ``rows`` (hours say nothing of a day); each feature's values in
+        them count, wherever another feature has a gap.
         """
         rows = list(rows)
         # The series' own tick: every window configured in seconds is counted in it.
@@ -204,7 +208,12 @@ class Detector:
             floor_share[f] = floor / self.noise[f]
             self.baselines[f] = self._warm_baseline(ys[f])
             self.excess[f] = self._fit_excess(f, values[f], (buckets or {}).get(f, ()))
-            self.seasonal[f] = self._fit_seasonal(f, [t for t, _ in complete], values[f], (buckets or {}).get(f, ()))
+            if profile_rows is None:
+                self.seasonal[f] = self._fit_seasonal(f, [t for t, _ in complete], values[f], (buckets or {}).get(f, ()))
+            else:
+                present = [(t, float(v[f])) for t, v in profile_rows if not _missing(v.get(f))]
+                self.seasonal[f] = self._fit_seasonal(f, [t for t, _ in present], np.array([x for _, x in present]),
+                                                      (buckets or {}).get(f, ()))
         derived_rows = []
         for i in range(len(complete)):
             y = {f: float(ys[f][i]) for f in self.features}

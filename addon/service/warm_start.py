@@ -27,6 +27,10 @@ RATE_WINDOW_SECONDS = 60.0
 """The window of the rates the default features read (the recording rules' short window): for
 that long after a series first appears, its rate is still climbing from zero."""
 
+MOST_PROFILE_TICKS = 40_320
+"""The most ticks of history the daily profiles learn from at a warm start: a week of 15 s ticks
+(four range queries), a bound on the start's time and memory at shorter ticks."""
+
 CLOCK_SKEW_SECONDS = 30.0
 """How far a saved model's last tick may be ahead of the clock and still be used (another
 machine's clock, a small step back): ticks before it are refused until the clock passes it,
@@ -112,9 +116,15 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
     # (when a tick warms up) comes after the training rows, as the detector requires.
     end = math.ceil(now / step) * step - step
     start = end - config.service.bootstrap_hours * 3600
+    # One read for both: the days the daily profiles learn from end with the bootstrap window.
+    reach = min(config.service.profile_history_seconds, MOST_PROFILE_TICKS * step)
+    earliest = min(start, end - reach)
+    everything = features.between(earliest, end, step)
+    history = [r for r in everything if r.timestamp >= start]
     # the recording rules' rate windows shrink with trial.time_scale, and so does the ramp
-    history = features.between(start, end, step)
-    rows = after_windows_filled(history, start + step / 2, RATE_WINDOW_SECONDS / config.trial.time_scale)
+    ramp = RATE_WINDOW_SECONDS / config.trial.time_scale
+    rows = after_windows_filled(history, start + step / 2, ramp)
+    profile = after_windows_filled(everything, earliest + step / 2, ramp) if earliest < start else None
     complete = [r for r in history if r.complete]
     buckets = histogram_buckets(config)
     screened = screen_incidents([(r.timestamp, r.values) for r in rows], config.scorer.features, buckets,
@@ -123,7 +133,8 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
     if notes is not None and (screened.left_out or screened.gave_up):
         notes.append(_screen_note(screened, len(rows), step))
     try:
-        detector = Detector.fit(config.scorer, screened.rows, buckets)
+        detector = Detector.fit(config.scorer, screened.rows, buckets,
+                                profile_rows=_profile_rows(profile, screened.rows) if profile else None)
     except TrainingError as exc:
         held = complete[-1].timestamp - complete[0].timestamp if complete else 0.0
         filling = len(history) - len(rows)
@@ -134,7 +145,21 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
             f"{exc} (Prometheus holds {len(complete)} complete ticks spanning {spoken_duration(held)} of the "
             f"{spoken_duration(config.service.bootstrap_hours * 3600)} bootstrap window{left_out}; check its "
             "retention, or wait)") from None
+    if notes is not None and profile:
+        notes.append(_profile_note(profile, step))
     return detector
+
+
+def _profile_rows(profile: list[FeatureRow], training: list) -> list:
+    """The profile's rows up to the training rows' last, as ``(timestamp, values)``."""
+    last = training[-1][0] if training else -math.inf
+    return [(r.timestamp, r.values) for r in profile if r.timestamp <= last]
+
+
+def _profile_note(profile: list[FeatureRow], step: float) -> str:
+    held = sum(1 for r in profile if any(v is not None for v in r.values.values()))
+    return (f"the daily profiles learned from {spoken_duration(held * step)} of history "
+            f"({held} ticks since {time.strftime('%Y-%m-%d %H:%M', time.gmtime(profile[0].timestamp))} UTC)")
 
 
 def _screen_note(screened: Screened, rows: int, step: float) -> str:
