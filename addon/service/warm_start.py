@@ -104,7 +104,9 @@ def refuse_ahead_of_clock(detector: Detector, state: Path, now: float) -> None:
 
 def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: float,
                               notes: list[str] | None = None) -> Detector:
-    """Train on the last ``service.bootstrap_hours`` of the features in Prometheus.
+    """Train on the last ``service.bootstrap_hours`` of the features in Prometheus, and the
+    daily-profile members on up to ``service.profile_history_seconds`` of them (days, where
+    the bootstrap window holds hours).
 
     The history's past incidents are left out first (:func:`screen_incidents`), so a re-warm
     does not learn an outage or a spike as normal; what was left out is added to ``notes``.
@@ -157,9 +159,10 @@ def _profile_rows(profile: list[FeatureRow], training: list) -> list:
 
 
 def _profile_note(profile: list[FeatureRow], step: float) -> str:
-    held = sum(1 for r in profile if any(v is not None for v in r.values.values()))
-    return (f"the daily profiles learned from {spoken_duration(held * step)} of history "
-            f"({held} ticks since {time.strftime('%Y-%m-%d %H:%M', time.gmtime(profile[0].timestamp))} UTC)")
+    held = [r.timestamp for r in profile if any(v is not None for v in r.values.values())]
+    since = time.strftime("%Y-%m-%d %H:%M", time.gmtime(held[0])) if held else "-"
+    return (f"the daily profiles learned from {spoken_duration(len(held) * step)} of history "
+            f"({len(held)} ticks since {since} UTC)")
 
 
 def _screen_note(screened: Screened, rows: int, step: float) -> str:
