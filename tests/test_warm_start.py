@@ -7,6 +7,7 @@ the code ``vigilante serve`` runs.
 import random
 
 from vigilante.config import load_config
+from vigilante.prometheus.api import PrometheusQueryError
 from vigilante.service.feature_source import FeatureRow
 from vigilante.service.warm_start import RATE_WINDOW_SECONDS, warm_start
 from vigilante.rules.recording import SHORT_WINDOW
@@ -119,3 +120,22 @@ def test_a_calm_history_loses_no_tick_to_the_incident_screen(tmp_path):
     now = start + 3600
     warm = warm_start(cfg, RecordedHistory(start - 3600, now, seed=11), now)
     assert not any("past incidents" in note for note in warm.notes), warm.notes
+
+
+class HistoryOnlyRecent(RecordedHistory):
+    """A store that times out on any read reaching further back than two hours."""
+
+    def between(self, start, end, step):
+        if end - start > 2 * 3600:
+            raise PrometheusQueryError("timeout: query timed out in expression evaluation")
+        return super().between(start, end, step)
+
+
+def test_older_history_that_cannot_be_read_leaves_the_daily_profiles_to_learn_live(tmp_path):
+    cfg = config(tmp_path)
+    appeared = 1_800_000_000.0
+    now = appeared + 3 * 3600
+    warm = warm_start(cfg, HistoryOnlyRecent(appeared - 7 * 86400, now), now)
+    assert warm.source == "prometheus"  # the bootstrap window was read: the scorer is warm
+    assert any("the daily profiles learn the day live" in note and "query timed out" in note for note in warm.notes)
+    assert not any(m.trusted for m in warm.detector.seasonal.values())

@@ -118,15 +118,11 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
     # (when a tick warms up) comes after the training rows, as the detector requires.
     end = math.ceil(now / step) * step - step
     start = end - config.service.bootstrap_hours * 3600
-    # One read for both: the days the daily profiles learn from end with the bootstrap window.
-    reach = min(config.service.profile_history_seconds, MOST_PROFILE_TICKS * step)
-    earliest = min(start, end - reach)
-    everything = features.between(earliest, end, step)
-    history = [r for r in everything if r.timestamp >= start]
+    history = features.between(start, end, step)
     # the recording rules' rate windows shrink with trial.time_scale, and so does the ramp
     ramp = RATE_WINDOW_SECONDS / config.trial.time_scale
     rows = after_windows_filled(history, start + step / 2, ramp)
-    profile = after_windows_filled(everything, earliest + step / 2, ramp) if earliest < start else None
+    profile = _profile_history(config, features, history, start, end, ramp, notes)
     complete = [r for r in history if r.complete]
     buckets = histogram_buckets(config)
     screened = screen_incidents([(r.timestamp, r.values) for r in rows], config.scorer.features, buckets,
@@ -150,6 +146,29 @@ def bootstrap_from_prometheus(config: Config, features: FeatureSource, now: floa
     if notes is not None and profile:
         notes.append(_profile_note(profile, step))
     return detector
+
+
+def _profile_history(config: Config, features: FeatureSource, history: list[FeatureRow], start: float, end: float,
+                     ramp: float, notes: list[str] | None) -> list[FeatureRow] | None:
+    """``history`` (the bootstrap window, ``start`` to ``end``) with the days before it, up to
+    ``service.profile_history_seconds`` in all, for the daily profiles; None when that reaches
+    no further back, or when Prometheus cannot answer for the older days: the warm start
+    goes on without them (a slow store must not keep the scorer cold), and the profiles
+    learn the day live."""
+    step = config.scorer.tick_seconds
+    reach = min(config.service.profile_history_seconds, MOST_PROFILE_TICKS * step)
+    earlier_ticks = math.ceil((start - (end - reach)) / step)  # on the ticks' grid, before `start`
+    if earlier_ticks <= 0:
+        return None
+    earliest = start - earlier_ticks * step
+    try:
+        older = features.between(earliest, start - step, step)
+    except PrometheusError as exc:
+        if notes is not None:
+            notes.append(f"the daily profiles learn the day live: the {spoken_duration(start - earliest)} of history "
+                         f"before the bootstrap window could not be read ({exc})")
+        return None
+    return after_windows_filled(older + history, earliest + step / 2, ramp)
 
 
 def _profile_rows(profile: list[FeatureRow], training: list) -> list:
