@@ -208,12 +208,10 @@ class Detector:
             floor_share[f] = floor / self.noise[f]
             self.baselines[f] = self._warm_baseline(ys[f])
             self.excess[f] = self._fit_excess(f, values[f], (buckets or {}).get(f, ()))
-            if profile_rows is None:
-                self.seasonal[f] = self._fit_seasonal(f, [t for t, _ in complete], values[f], (buckets or {}).get(f, ()))
-            else:
-                present = [(t, float(v[f])) for t, v in profile_rows if not _missing(v.get(f))]
-                self.seasonal[f] = self._fit_seasonal(f, [t for t, _ in present], np.array([x for _, x in present]),
-                                                      (buckets or {}).get(f, ()))
+            present = [(t, float(v[f])) for t, v in (complete if profile_rows is None else profile_rows)
+                       if not _missing(v.get(f))]
+            self.seasonal[f] = self._fit_seasonal(f, [t for t, _ in present], np.array([x for _, x in present]),
+                                                  (buckets or {}).get(f, ()))
         derived_rows = []
         for i in range(len(complete)):
             y = {f: float(ys[f][i]) for f in self.features}
