@@ -68,6 +68,17 @@ def both(tmp_path_factory):
                                          "TICKETS_INSTANCE_PATH": str(instance),
                                          "TICKETS_PASSWORD_HASH_METHOD": f'"{FAST_PASSWORD_HASH}"'}).start()
         started.append(app_server)
+        # Every route's first requests go in before either store scrapes. A route that gets a few
+        # requests and then none (the two fault switches, the login) would otherwise differ by
+        # chance: a store whose scrape fell between two of them sees an increase (and counts the
+        # series' birth from 0), the other store, whose scrape did not, sees none and no 5m mean.
+        traffic = Traffic(app_server.url)
+        traffic.fault(route=API, error_ratio=ERROR_RATIO)
+        traffic.fault(route=SLOW, added_latency_seconds=SLOW_SECONDS)
+        for path in ("/api/events?limit=3", "/", "/events/99999", "/organizers/1"):
+            traffic.get(path)
+        traffic.login(ticket_type)
+        assert traffic.buy("2") == 303 and traffic.buy("x") == 400
         job = static_scrape_config(CONFIG.app.job, [app_server.url.split("://", 1)[1]],
                                    {"namespace": CONFIG.app.namespace})
         prometheus = PrometheusServer(tmp / "prometheus", rule_files=rules, scrape_interval=f"{SCRAPE:g}s",
@@ -84,13 +95,6 @@ def both(tmp_path_factory):
         started.append(VMAlert(tmp / "vmalert", store.url, rules, notifier_url=notifier.url,
                                evaluation_interval=f"{SCRAPE:g}s",
                                extra_args=["-datasource.queryTimeAlignment=false"]).start())
-        traffic = Traffic(app_server.url)
-        traffic.fault(route=API, error_ratio=ERROR_RATIO)
-        traffic.fault(route=SLOW, added_latency_seconds=SLOW_SECONDS)
-        for path in ("/api/events?limit=3", "/", "/events/99999", "/organizers/1"):
-            traffic.get(path)
-        traffic.login(ticket_type)
-        assert traffic.buy("2") == 303 and traffic.buy("x") == 400
         # Every series sampled a while by both before the measured traffic (conditions, not sleeps).
         for server in (prometheus, store):
             server.wait_for(f'count_over_time({COUNT}{{job="{CONFIG.app.job}", url_rule="/"}}[1m])',
