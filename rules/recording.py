@@ -18,8 +18,10 @@ spelled, and dashboards, alerts and the scorer ask it for them:
 
 Behaviour at the edges (tested in ``rules/tests/flask_http_requests.test.yml``):
 
-- **traffic but no 5xx yet**: the exporter creates a ``status="500"`` series only on the
-  first 500, so the error rate falls back to ``0 * requests``: errors 0, error ratio 0;
+- **traffic but no 5xx yet**: prometheus-flask-exporter creates a ``status="500"`` series only
+  on the first 500 (``instrument()`` creates it at 0 on a route's first request, so that
+  ``rate()`` sees the first error), so the error rate falls back to ``0 * requests``: errors 0,
+  error ratio 0;
 - **no traffic** (targets up, counters flat): request and error rates 0, error ratio 0
   (no request failed); latency quantiles are *absent*, not NaN: there is no latency to
   speak of, and an absent sample is a gap for the scorer rather than a bogus number;

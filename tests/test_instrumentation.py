@@ -105,6 +105,31 @@ def test_exceptions_are_counted_as_500():
                                              {"method": "GET", "url_rule": "/boom", "status": "500"}) == 1
 
 
+def test_a_route_that_served_a_request_has_its_500_series_at_0_before_its_first_error():
+    # rate() counts a counter's increase between samples: a 500 series born at 1 adds nothing.
+    app = minimal_app()
+    metrics = instrument(app, load_config(env={}), registry=CollectorRegistry())
+    client = app.test_client()
+    client.get("/items/1")
+    client.head("/items/2")  # each method its own series
+    client.get("/nowhere")
+    sample = metrics.registry.get_sample_value
+    labels = {"method": "GET", "url_rule": "/items/<int:item_id>", "status": "500"}
+    assert sample("flask_http_request_duration_seconds_count", labels) == 0
+    assert sample("flask_http_request_duration_seconds_bucket", {**labels, "le": "+Inf"}) == 0
+    assert sample("flask_http_request_total", {"method": "GET", "status": "500"}) == 0
+    assert sample("flask_http_request_duration_seconds_count",
+                  {"method": "HEAD", "url_rule": "/items/<int:item_id>", "status": "500"}) == 0
+    # Only where a request went: not every rule, not the routes no rule matched.
+    assert sample("flask_http_request_duration_seconds_count",
+                  {"method": "GET", "url_rule": "/pingpong", "status": "500"}) is None
+    assert sample("flask_http_request_duration_seconds_count",
+                  {"method": "GET", "url_rule": "unmatched", "status": "500"}) is None
+    client.get("/boom")
+    assert sample("flask_http_request_duration_seconds_count",
+                  {"method": "GET", "url_rule": "/boom", "status": "500"}) == 1
+
+
 def test_config_comes_from_the_environment_when_not_given(monkeypatch):
     monkeypatch.setenv("VIGILANTE_APP__METRIC_PREFIX", "envshop")
     app = minimal_app()

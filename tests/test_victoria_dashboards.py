@@ -97,7 +97,7 @@ def both(tmp_path_factory):
                                extra_args=["-datasource.queryTimeAlignment=false"]).start())
         # Every series sampled a while by both before the measured traffic (conditions, not sleeps).
         for server in (prometheus, store):
-            server.wait_for(f'count_over_time({COUNT}{{job="{CONFIG.app.job}", url_rule="/"}}[1m])',
+            server.wait_for(f'count_over_time({COUNT}{{job="{CONFIG.app.job}", url_rule="/", status="200"}}[1m])',
                             lambda r: r and float(r[0]["value"][1]) >= 15, 60, what="15 samples of the warmed-up series")
         jobs = (["/"] * 100 + ["/api/events?limit=3"] * 120 + ["/events/99999"] * 30 + ["/organizers/1"] * 24
                 + ["buy:1"] * 6 + ["buy:x"] * 4)

@@ -8,6 +8,8 @@
   app's hooks is counted in both, whenever :func:`instrument` is called;
 - the route label is ``url_rule`` (``/event/<int:event_id>``) or ``endpoint``
   (``events.event``), never the raw path, whose cardinality has no bound;
+- a route's ``status="500"`` series exist, at 0, from its first request: ``rate()`` reads the
+  increase between samples, so an error series born at 1 would hide the route's first error;
 - ``/metrics`` and the health probes are not measured;
 - ``<prefix>_app_info{version=...}`` says which release of the app is running;
 - latency buckets come from the configuration, so ``histogram_quantile`` in the rules is

@@ -58,7 +58,10 @@ UNMATCHED_ROUTE = "unmatched"
 """The route label of a request no URL rule matched: one value, whatever paths clients send.
 No URL rule is spelled so (rules start with ``/``); with ``route_label: endpoint``, a view
 named ``unmatched`` would share it."""
+ZEROED_STATUS = "500"
+"""The status whose series a route gets at 0 on its first request (see :meth:`RequestMetrics._expect_errors`)."""
 _EXCEPTION_KEY = "vigilante.unhandled_exception"
+_EXCLUDED_KEY = "vigilante.not_measured"
 _ROUTE_KEY = "vigilante.route"
 
 # What each registry already holds, by metric name: the collector and what it was made with.
@@ -172,6 +175,7 @@ class RequestMetrics:
         self.excluded = [re.compile(p) for p in excluded_paths]
         meters = request_meters(registry, prefix=prefix, route_label=route_label, buckets=buckets)
         self.duration, self.total, self.exceptions = meters.duration, meters.total, meters.exceptions
+        self._expecting: set[tuple[str, str]] = set()  # (method, route) whose 500 series exist
         self._wrap(app)
 
     def _wrap(self, app: "Flask") -> None:
@@ -182,6 +186,7 @@ class RequestMetrics:
 
         def wsgi_app(environ: dict, start_response: Callable) -> Any:
             if any(p.match(environ.get("PATH_INFO", "")) for p in self.excluded):
+                environ[_EXCLUDED_KEY] = True
                 return inner(environ, start_response)
             started = default_timer()
             status = {"code": "500"}  # what the server sends when the app raises through here
@@ -205,6 +210,8 @@ class RequestMetrics:
             # known here whatever fails later (Flask clears the request object at the end).
             route = getattr(request, self.route_label)  # None when routing matched no rule
             request.environ[_ROUTE_KEY] = UNMATCHED_ROUTE if route is None else str(route)
+            if route is not None and not request.environ.get(_EXCLUDED_KEY):
+                self._expect_errors(method_label(request.method), str(route))
 
         def note_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
             from flask import request  # see _wrap: no Flask import at module level
@@ -214,6 +221,22 @@ class RequestMetrics:
         request_started.connect(note_route, app, weak=False)
         got_request_exception.connect(note_exception, app, weak=False)
         app.wsgi_app = wsgi_app
+
+    def _expect_errors(self, method: str, route: str) -> None:
+        """Make the ``status="500"`` series of ``method`` and ``route`` at 0, once.
+
+        ``rate()`` reads a counter's increase between samples, so a series whose first sample
+        is already 1 adds nothing: without this, the first server error of every route was
+        never counted. A 1 % error burst spread over a dozen routes showed one error in five.
+        Only routes that have served a request get the series (not every rule of the app),
+        so the added series grow with the traffic's routes, as the ``200`` ones do.
+        """
+        key = (method, route)
+        if key in self._expecting:
+            return
+        self._expecting.add(key)
+        self.duration.labels(method=method, status=ZEROED_STATUS, **{self.route_label: route})
+        self.total.labels(method=method, status=ZEROED_STATUS)
 
     def _observe(self, environ: dict, status: str, seconds: float) -> None:
         method = method_label(environ.get("REQUEST_METHOD", ""))
