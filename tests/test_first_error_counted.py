@@ -3,7 +3,7 @@
 prometheus-flask-exporter's labels make a ``status="500"`` series at a route's first 500.
 Prometheus's ``rate()`` and ``increase()`` read the increase between samples, so a series whose
 first sample is already 1 adds nothing: the first error of every route went unseen. A 1 % error
-burst over a dozen routes (the recorded stack run's) showed one error in its minute instead of
+burst over several routes (the recorded stack run's) showed one error in its minute instead of
 four or five. Each of eight routes here serves a request, is scraped, then fails once.
 """
 

@@ -227,8 +227,8 @@ class RequestMetrics:
 
         ``rate()`` reads a counter's increase between samples, so a series whose first sample
         is already 1 adds nothing: without this, the first server error of every route was
-        never counted (a 1 % error burst over a dozen routes showed one of its four or five
-        errors). Made when a route is first routed to, so only a route whose very first
+        never counted (a 1 % error burst spread over several routes showed one of its four or
+        five errors). Made when a route is first routed to, so only a route whose very first
         request fails before Prometheus scrapes still starts at 1. Only routes that have served
         a request get the series (not every rule of the app): they grow with the routes the
         traffic uses, as the ``200`` ones do.
