@@ -104,16 +104,18 @@ def test_the_scorer_locks_its_phase_on_vmalerts_groups_through_the_store(store, 
         processes.append(scorer)
         ages: dict[float, float] = {}  # tick time -> age of the sample it read
 
-        def three_ticks() -> bool:
+        def five_ticks() -> bool:
             text = scrape(f"http://127.0.0.1:{port}")
             tick = value(text, "vigilante_last_successful_tick_timestamp_seconds") or 0.0
             if tick:
                 ages[tick] = tick - (value(text, "vigilante_feature_value", feature="value") or 0)
-            return len(ages) >= 3
+            return len(ages) >= 5
 
-        wait_until(three_ticks, 30, "three scored ticks")
-        # The feature is the evaluation's time: each tick read the evaluation of its own second.
-        assert all(0 <= age < 1.5 for age in ages.values()), ages
+        wait_until(five_ticks, 30, "five scored ticks")
+        # The feature is the evaluation's time: a tick reads the evaluation of its own second. On a
+        # loaded machine one evaluation can land late and its tick read the one before (ages 1, 2, 1
+        # seen in a parallel CI run), so most ticks, not every one, must be that fresh.
+        assert sorted(ages.values())[len(ages) // 2] < 1.5 and all(0 <= age < 3 for age in ages.values()), ages
         log = (tmp_path / "scorer.log").read_text()
         assert "store: VictoriaMetrics at" in log and "lists 1 rule group(s)" in log
         if 0.1 < phase.offset_seconds < 0.9:  # nearer the whole second, the clock grid is kept
