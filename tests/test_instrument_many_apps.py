@@ -123,6 +123,33 @@ def test_two_instances_in_one_worker_process_lose_no_count_in_multiprocess_mode(
     assert float(run.stdout.strip()) == 3 + 4
 
 
+MULTIPROCESS_FIRST_REQUEST = """
+    from flask import Flask
+    from prometheus_client import CollectorRegistry, multiprocess
+    from vigilante.attach.instrumentation import instrument
+
+    app = Flask("shop")
+    app.get("/ping")(lambda: "pong")
+    instrument(app, version="1")
+    app.test_client().get("/ping")
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)
+    labels = {"method": "GET", "url_rule": "/ping"}
+    print([merged.get_sample_value("flask_http_request_duration_seconds_count", {**labels, "status": status})
+           for status in ("200", "500")])
+"""
+
+
+def test_the_zeroed_500_series_reach_the_merged_page_in_multiprocess_mode(tmp_path):
+    # What the workers write is what gunicorn's /metrics merges: the 500 series must be there at 0.
+    directory = tmp_path / "multiproc"
+    directory.mkdir()
+    run = run_python(MULTIPROCESS_FIRST_REQUEST, tmp_path, PYTHONPATH=str(REPO_ROOT),
+                     PROMETHEUS_MULTIPROC_DIR=str(directory))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "[1.0, 0.0]"
+
+
 def tiny_app() -> Flask:
     app = Flask("tiny")
     app.get("/ping")(lambda: "pong")
