@@ -2,9 +2,10 @@
 
 prometheus-flask-exporter's labels make a ``status="500"`` series at a route's first 500.
 Prometheus's ``rate()`` and ``increase()`` read the increase between samples, so a series whose
-first sample is already 1 adds nothing: the first error of every route went unseen. A 1 % error
-burst over several routes (the recorded stack run's) showed one error in its minute instead of
-four or five. Each of eight routes here serves a request, is scraped, then fails once.
+first sample is already 1 adds nothing: until ``instrument()`` made those series at 0, the first
+error of every route went unseen. A 1 % error burst over several routes (the recorded stack
+run's) showed one error in its minute instead of four or five. Each of eight routes here serves
+a request, is scraped, then fails once.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def test_the_first_500_of_every_route_is_in_the_error_rate(tmp_path):
                             what="a scrape after every route's error")
         # Two more scrapes and a rule evaluation after it, whatever scrape saw the last error.
         seen = float(prometheus.query(f'max(timestamp({COUNT}{{status="500"}}))')[0]["value"][1])
-        errors = RecordedSeries(config).errors("1m") + RecordedSeries(config).selector()
+        names = RecordedSeries(config)
+        errors = names.errors("1m") + names.selector()
         prometheus.wait_for(f"timestamp({errors})", lambda r: r and float(r[0]["value"][1]) >= seen + 2, 30,
                             what="the error rate evaluated after the errors")
         increase = total(prometheus.query(f'sum(increase({COUNT}{{status="500"}}[30s]))'))
