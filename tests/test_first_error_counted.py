@@ -15,6 +15,7 @@ import requests
 
 from scripts.harness import GunicornServer, PrometheusServer, static_scrape_config
 from tests.fixtures.shelves_app import SHELVES
+from tests.grafana_queries import single
 from vigilante.config import load_config
 from vigilante.rules.recording import RecordedSeries
 from vigilante.rules.render import recording_rules_yaml
@@ -23,10 +24,6 @@ pytestmark = pytest.mark.slow
 
 COUNT = "flask_http_request_duration_seconds_count"
 SCRAPES_BEFORE_ERRORS = 12
-
-
-def total(result) -> float:
-    return sum(float(r["value"][1]) for r in result)
 
 
 def test_the_first_500_of_every_route_is_in_the_error_rate(tmp_path):
@@ -51,7 +48,7 @@ def test_the_first_500_of_every_route_is_in_the_error_rate(tmp_path):
                                 what=f"{SCRAPES_BEFORE_ERRORS} scrapes after every route's first request")
             for path in SHELVES:
                 assert http.get(app.url + path, params={"fail": "1"}, timeout=5).status_code == 500
-        prometheus.wait_for(f'sum({COUNT}{{status="500"}})', lambda r: r and total(r) == len(SHELVES), 30,
+        prometheus.wait_for(f'sum({COUNT}{{status="500"}})', lambda r: r and single(r) == len(SHELVES), 30,
                             what="a scrape after every route's error")
         # Two more scrapes and a rule evaluation after it, whatever scrape saw the last error.
         seen = float(prometheus.query(f'max(timestamp({COUNT}{{status="500"}}))')[0]["value"][1])
@@ -59,10 +56,10 @@ def test_the_first_500_of_every_route_is_in_the_error_rate(tmp_path):
         errors = names.errors("1m") + names.selector()
         prometheus.wait_for(f"timestamp({errors})", lambda r: r and float(r[0]["value"][1]) >= seen + 2, 30,
                             what="the error rate evaluated after the errors")
-        increase = total(prometheus.query(f'sum(increase({COUNT}{{status="500"}}[30s]))'))
+        increase = single(prometheus.query(f'sum(increase({COUNT}{{status="500"}}[30s]))'))
         # increase() extrapolates to the window's ends: a little over 8. It read 0 before the fix.
         assert len(SHELVES) - 0.5 <= increase <= len(SHELVES) * 1.3
-        peak = total(prometheus.query(f"max_over_time({errors}[30s])")) * 60  # errors in the 1m window
+        peak = single(prometheus.query(f"max_over_time({errors}[30s])")) * 60  # errors in the 1m window
         assert len(SHELVES) - 0.5 <= peak <= len(SHELVES) * 1.3
     finally:
         if prometheus:
