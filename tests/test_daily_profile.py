@@ -141,6 +141,23 @@ def test_a_single_odd_row_is_not_enough_for_the_member_only_a_lasting_one():
     assert member.score(t + member.sustain * FIVE_MINUTES, noon_like - 40) > member.threshold
 
 
+def test_a_value_the_profile_expects_at_this_time_of_day_is_told_apart_from_one_it_does_not():
+    series = make_series("shoulder", "none", seed=0)  # quieter weekends: every value 0.8 of a weekday's
+    times, values = series.timestamps(), series.values
+    member = SeasonalExcess(FIVE_MINUTES, grain=0.01)
+    second_saturday = 12 * ROWS_PER_DAY  # 2024-01-13, 00:00
+    for t, v in zip(times[:second_saturday], values[:second_saturday]):
+        member.learn(t, v)
+    t, v = times[second_saturday + 6], values[second_saturday + 6]  # half past midnight
+    assert v < min(values[second_saturday - 3 * ROWS_PER_DAY:second_saturday])  # below the last three days
+    assert member.expects(t, v)  # but it is what the last Saturday looked like then
+    assert not member.expects(t, v + 30) and not member.expects(t, v - 30)
+    flat = SeasonalExcess(FIVE_MINUTES, grain=0.01)
+    for i in range(4 * ROWS_PER_DAY):
+        flat.learn(i * FIVE_MINUTES, 20 + 0.3 * np.sin(i * 7.3))
+    assert not flat.expects(4 * ROWS_PER_DAY * FIVE_MINUTES, 20.0)  # no rhythm: it expects nothing
+
+
 # --- through the detector and `vigilante backtest` ------------------------------------------
 
 
@@ -161,6 +178,22 @@ def test_backtest_without_the_profile_would_miss_the_flat_day(tmp_path, monkeypa
     monkeypatch.setattr(SeasonalExcess, "score", lambda self, t, v: 0.0)
     times, values, _ = daily_series(days=10, seed=7, kind="flat")
     assert alert_rows(backtest(tmp_path, times, values, 2 * ROWS_PER_DAY + 50)) == []
+
+
+@pytest.mark.parametrize("expected_weekends_are_news", [False, True])
+def test_backtest_alerts_on_the_first_quieter_weekend_only(tmp_path, monkeypatch, expected_weekends_are_news):
+    """The first Saturday's drop below every recent value is news (no earlier weekend says otherwise);
+    the second is what the first looked like, though it is as far below the last weekdays. Without the
+    profile's word on it, the quantile member would alert on every weekend."""
+    if expected_weekends_are_news:
+        monkeypatch.setattr(SeasonalExcess, "expects", lambda self, t, v: False)
+    series = make_series("shoulder", "none", seed=1)
+    train = 2 * ROWS_PER_DAY + 50
+    alerts = [train + a for a in alert_rows(backtest(tmp_path, series.timestamps(), series.values, train))]
+    weekends = {a // ROWS_PER_DAY for a in alerts}
+    assert 5 in weekends  # 2024-01-06, the first Saturday
+    assert (12 in weekends) == expected_weekends_are_news, alerts  # 2024-01-13
+    assert weekends <= {5, 12}, alerts
 
 
 def test_backtest_of_a_normal_week_with_gaps_and_repeated_rows_raises_no_alert(tmp_path):

@@ -16,7 +16,9 @@ across the day by at least :data:`LEAST_SWING` times the residuals' noise from o
 the next. On a series without a daily rhythm it stays silent, so it adds no false alarm
 there. Its threshold is the score its own residuals' tail says one tick in ``1 / false_rate``
 exceeds (see :func:`~.quantile_excess.tail_threshold`), set again each hour: the profile
-needs days, more than a training set may hold, so it is calibrated as it learns.
+needs days, more than a training set may hold, so it is calibrated as it learns. A value the
+profile expects (:meth:`SeasonalExcess.expects`) is no news to the detector, however far it lies
+from the recent range.
 
     >>> import math
     >>> day = 86400.0
@@ -29,6 +31,8 @@ needs days, more than a training set may hold, so it is calibrated as it learns.
     >>> t = monday + 3 * day + day / 2   # noon on Thursday
     >>> member.score(t, rhythm(t)) < 1   # as busy as every noon
     True
+    >>> member.expects(t, rhythm(t)), member.expects(t, 20.0)   # what a noon looks like, and what it does not
+    (True, False)
     >>> member.score(t, 20.0)   # inside the day's range but half of a usual noon: one row alone waits
     0.0
     >>> member.learn(t, 20.0)   # ten minutes of it (two rows of five minutes)
@@ -181,6 +185,20 @@ class SeasonalExcess:
         if expected is None or len(self.residuals.ordered) < LEAST_RESIDUALS:
             return 0.0
         return self._held(self.residuals.score(value - expected))
+
+    def expects(self, timestamp: float, value: float) -> bool:
+        """Whether the value is what this time of day looked like on the earlier days of its kind: the
+        profile is trusted and the value's residual lies inside the residuals' outer quantiles.
+
+        A value below every recent one can still be this (the second Saturday of a quieter weekend,
+        after five busier days): the detector then takes the recent range's surprise as the calendar's.
+        """
+        if not self.trusted:
+            return False
+        expected = self.profile.expected(timestamp)
+        if expected is None or len(self.residuals.ordered) < LEAST_RESIDUALS:
+            return False
+        return self.residuals.score(value - expected) == 0.0
 
     def _held(self, now: float) -> float:
         """The least of ``now`` and the last rows' scores (0 until there are enough of them)."""

@@ -17,9 +17,10 @@ One tick goes through the same steps, live or replayed:
    change, whose threshold is extrapolated from the tail of its training scores to one tick
    a week over all features (at least 1.5 spreads); and each feature's value is compared with
    what the same time of day looked like on the previous days (:mod:`.daily_profile`), once
-   the series shows a daily rhythm. Each member scaled so that its threshold lands on the
-   trees' threshold, the larger of a feature's two members is its member score, and the
-   larger of the trees' and the members' is the score;
+   the series shows a daily rhythm (a value that profile expects is no news to the quantile
+   member: a quieter weekend after five busy days). Each member scaled so that its threshold
+   lands on the trees' threshold, the larger of a feature's two members is its member score,
+   and the larger of the trees' and the members' is the score;
 4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``,
    or on the second tick in a row above it when it is ``at_once_ratio`` times the
    threshold or more (a single tick far out is a glitch as often as an incident). With a
@@ -343,15 +344,22 @@ class Detector:
                 trees = max(trees, q / max(1.0 - model.score_one(x), 1e-9))
         excess = 0.0
         if math.isfinite(self.threshold):
-            t = self.last_timestamp
-            members = sorted(max(self.excess[f].score(v) / self.excess[f].threshold,
-                                 self.seasonal[f].score(t, v) / self.seasonal[f].threshold) for f, v in raw.items())
+            members = sorted(self._member_score(f, self.last_timestamp, v) for f, v in raw.items())
             # With several features, the members speak only when two agree: one feature beyond its
             # quantiles alone (a few errors in a quiet hour) is what the trees are there to judge.
             agree = min(CORROBORATING_MEMBERS, len(self.features))
             if len(members) >= agree:
                 excess = self.threshold * members[-agree]
         return trees, excess
+
+    def _member_score(self, feature: str, timestamp: float, value: float) -> float:
+        """The larger of the feature's quantile and daily-profile members' scores, each over its own
+        threshold. A value the daily profile expects at this time of day is no news to the quantile
+        member: the last hours are not the whole week (a quieter weekend after five busy days)."""
+        seasonal = self.seasonal[feature]
+        recent = 0.0 if seasonal.expects(timestamp, value) else \
+            self.excess[feature].score(value) / self.excess[feature].threshold
+        return max(recent, seasonal.score(timestamp, value) / seasonal.threshold)
 
     def _score(self, u: Mapping[str, float], raw: Mapping[str, float]) -> float:
         """The ensemble's score: the larger of the trees' and the quantile members' (see :meth:`_parts`)."""
