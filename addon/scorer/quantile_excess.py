@@ -9,9 +9,10 @@ range). Quantiles, not the minimum and maximum, so a past incident in the histor
 them little. The spread never counts as less than ``grain``, the data's own step (one
 count of a count series, a bucket's width): on a series of 0s and 1s a 1 is no news.
 
-The history is the last :data:`WINDOW_ROWS` values the owner chose to learn (it does not
-learn values it found anomalous), kept in arrival order and sorted, so a quantile is a
-lookup and a new value costs a bisection.
+The history is the last :data:`WINDOW_ROWS` values the owner chose to learn (the detector
+gives it every value, anomalous or not: a few incident rows move the quantiles little, and a
+lasting change becomes the new normal), kept in arrival order and sorted, so a quantile is
+a lookup and a new value costs a bisection.
 
     >>> qe = QuantileExcess.fit([10.0, 11.0, 12.0, 9.0, 10.5] * 20, grain=0.1)
     >>> qe.score(11.5), round(qe.score(14.0), 3), round(qe.score(2.0), 3)
