@@ -256,3 +256,18 @@ def test_a_foreign_series_with_irregular_rows_gaps_repeats_and_flat_stretches_ba
     assert all(math.isfinite(s) and s >= 0 for s in scores)
     alerts = [int(r[3]) for r in table[1:]]
     assert any(a for a, r in zip(alerts, table[1:]) if r[0] in flat), "a level collapsing to a flat 7 is an incident"
+
+
+def test_at_one_minute_rows_one_scrape_reading_zero_is_no_alert_and_three_are(tmp_path, config):
+    # The shipped hold (60 s) is one row here: a counter reset's single zero must not page on its own.
+    rows = [(4 * t, v) for t, v in normal_rows(300, features=FEATURES)]  # rows 60 s apart
+    rows[230][1]["requests_per_second"] = 0.0
+    for _, v in rows[260:263]:
+        v["requests_per_second"] = 0.0
+    src = write(tmp_path / "in.csv", rows)
+    out = tmp_path / "out.csv"
+    assert main(["backtest", src, "--train-rows", str(TRAIN), "--out", str(out), "--config", config]) == 0
+    table = read_out(out)[1:]
+    alerts = [int(r[3]) for r in table]
+    assert float(table[30][1]) > float(table[30][2]), "the single zero scores above the threshold"
+    assert not any(alerts[:60]) and any(alerts[60:64])

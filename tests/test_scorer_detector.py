@@ -328,6 +328,28 @@ def test_with_several_features_one_quantile_member_alone_opens_no_episode_and_tw
     assert together.score > together.threshold and together.decision == 1
 
 
+def test_with_several_features_the_trees_alone_open_on_a_second_tick_or_two_features_together():
+    # a hold of one row (rows a minute apart, hold 60 s): one scrape's glitch on one feature is no page
+    features = ("a", "b")
+    d = Detector.fit(small_config(features=features, hold_seconds=TICK, at_once_ratio=0),
+                     normal_rows(400, features=features))
+    for member in d.excess.values():
+        member.threshold = 1e12  # the members see nothing: only the trees speak
+
+    def tick(i: int, *jumped: str):
+        return d.step((400 + i) * TICK, {f: (3 if f in jumped else 1) * value_on_baseline(d, f) for f in features})
+
+    glitch = [tick(0, "a"), tick(1)]
+    assert glitch[0].score > glitch[0].threshold and [r.decision for r in glitch] == [0, 0]
+    lasting = [tick(2, "a"), tick(3, "a")]
+    assert all(r.score > r.threshold for r in lasting) and [r.decision for r in lasting] == [0, 1]
+    for i in range(4, 30):  # back to normal, and the episode closed
+        calm = tick(i)
+    assert calm.decision == 0
+    together = tick(30, "a", "b")
+    assert together.score > together.threshold and together.decision == 1
+
+
 def test_with_one_feature_the_trees_alone_open_no_episode_but_hold_one_open(trained):
     cfg, rows = trained
     d = Detector.fit(small_config(hold_seconds=TICK), rows)

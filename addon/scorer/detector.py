@@ -23,7 +23,10 @@ One tick goes through the same steps, live or replayed:
    and the larger of the trees' and the members' is the score;
 4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``,
    or on the second tick in a row above it when it is ``at_once_ratio`` times the
-   threshold or more (a single tick far out is a glitch as often as an incident). With a
+   threshold or more (a single tick far out is a glitch as often as an incident). The trees
+   alone open an episode only on their second tick above the threshold, or on the first when
+   two features' models are above it together: where ``hold_seconds`` is one row (rows a
+   minute apart), one scrape's counter reset or error blip would page otherwise. With a
    single feature, only its quantile member opens an episode, and the trees may keep it open:
    on real series, what the trees alone found there was mostly single-row excursions on rows a
    minute or an hour apart, while a member forgets a lasting change within a few dozen rows;
@@ -98,7 +101,8 @@ EXCESS_FALSE_SECONDS = 7 * 86400.0
 """The quantile members may put one tick above their thresholds this often, all features together:
 each member's threshold is the score its training rows' tail says one tick in that many exceeds."""
 CORROBORATING_MEMBERS = 2
-"""Quantile members that must be beyond their thresholds together when there are that many features."""
+"""Quantile members that must be beyond their thresholds together when there are that many features;
+also the features' tree models that, above the threshold together, open an episode on one tick."""
 
 Row = tuple[float, Mapping[str, "float | None"]]
 
@@ -334,14 +338,22 @@ class Detector:
     def _to_unit(self, derived: Mapping[str, float]) -> dict[str, float]:
         return {n: self.limits[n].apply(v) for n, v in derived.items()}
 
+    def _tree_scores(self, u: Mapping[str, float]) -> list[float]:
+        """Each model's score on the detector's scale (a model whose features are all missing has nothing to say)."""
+        scores = []
+        for group, model, q in zip(self.groups, self.models, self.normalizers):
+            x = {n: u[n] for n in group if n in u}
+            if x:
+                scores.append(q / max(1.0 - model.score_one(x), 1e-9))
+        return scores
+
     def _parts(self, u: Mapping[str, float], raw: Mapping[str, float]) -> tuple[float, float]:
         """The trees' score and the quantile members', each on the detector's scale: a member's
         score is scaled so that its own threshold lands on the detector's."""
-        trees = 0.0
-        for group, model, q in zip(self.groups, self.models, self.normalizers):
-            x = {n: u[n] for n in group if n in u}
-            if x:  # a model whose features are all missing has nothing to say
-                trees = max(trees, q / max(1.0 - model.score_one(x), 1e-9))
+        return max(self._tree_scores(u), default=0.0), self._excess(raw)
+
+    def _excess(self, raw: Mapping[str, float]) -> float:
+        """The quantile members' score, on the detector's scale (see :meth:`_parts`)."""
         excess = 0.0
         if math.isfinite(self.threshold):
             members = sorted(self._member_score(f, self.last_timestamp, v) for f, v in raw.items())
@@ -350,7 +362,16 @@ class Detector:
             agree = min(CORROBORATING_MEMBERS, len(self.features))
             if len(members) >= agree:
                 excess = self.threshold * members[-agree]
-        return trees, excess
+        return excess
+
+    def _trees_may_open(self, tree_scores: Sequence[float]) -> bool:
+        """Whether the trees alone may open an episode on this tick: with several features, on their
+        second tick above the threshold or when two features' models are above it together; with one
+        feature, never (see step 4 in the module docstring)."""
+        if len(self.features) == 1:
+            return False
+        agreeing = sum(s > self.threshold for s in tree_scores)
+        return self.hold.run >= 2 or agreeing >= CORROBORATING_MEMBERS
 
     def _member_score(self, feature: str, timestamp: float, value: float) -> float:
         """The larger of the feature's quantile and daily-profile members' scores, each over its own
@@ -380,13 +401,14 @@ class Detector:
         x = {f: float(values[f]) for f in self.features if not _missing(values.get(f))}
         y = {f: self.transforms[f].apply(value) for f, value in x.items()}
         u = self._to_unit(self._derive(y))
-        trees, excess = self._parts(u, x)
+        tree_scores = self._tree_scores(u)
+        trees, excess = max(tree_scores, default=0.0), self._excess(x)
         score = max(trees, excess)
         above = score > self.threshold
         ratio = self.config.at_once_ratio
         decision = self.hold.update(above, at_once=bool(ratio) and score >= ratio * self.threshold)
-        if decision and excess <= self.threshold and len(self.features) == 1 and not self.decision:
-            decision = 0  # one feature: only its quantile member opens an episode (see step 4 above)
+        if decision and not self.decision and excess <= self.threshold and not self._trees_may_open(tree_scores):
+            decision = 0  # the trees alone may keep an episode open, not always open one (see step 4 above)
         self.decision = decision
         for f, value in y.items():
             self.recent[f].append(value)
