@@ -309,8 +309,8 @@ class ScorerConfig:
     )
     hold_seconds: float = knob(
         60.0, "How long the score must stay above the threshold before the decision turns to 1 (rounded up to whole "
-        "ticks, at least one; where that is one tick, the trees alone still need a second one, or two features "
-        "above together). As long as the 1-minute rate window: a burst that fits in one window (a few "
+        "ticks, at least one; where that is one row less than 5 minutes long, a second row or a second feature "
+        "must confirm it). As long as the 1-minute rate window: a burst that fits in one window (a few "
         "errors at night, one pod's restart) is over before it (the README's detection benchmark compares "
         "holds).", (_positive, "a positive duration in seconds"),
         most=DAY,

@@ -271,3 +271,23 @@ def test_at_one_minute_rows_one_scrape_reading_zero_is_no_alert_and_three_are(tm
     alerts = [int(r[3]) for r in table]
     assert float(table[30][1]) > float(table[30][2]), "the single zero scores above the threshold"
     assert not any(alerts[:60]) and any(alerts[60:64])
+
+
+@pytest.mark.parametrize("spacing, single_row_alerts", [(60, False), (3600, True)])
+def test_one_row_of_one_feature_alerts_only_where_a_row_is_more_than_a_scrape(tmp_path, spacing, single_row_alerts):
+    # A count that was 0 all through training: one row reading 1 is one scrape's worth at 1-minute
+    # rows (no page), an hour's at hourly rows (a page); two rows in a row page either way.
+    values = [0.0] * 400
+    values[330] = 1.0
+    values[360] = values[361] = 1.0
+    src = tmp_path / "in.csv"
+    src.write_text("timestamp,value\n" + "".join(f"{1_700_000_000 + i * spacing},{v}\n" for i, v in enumerate(values)))
+    config = tmp_path / "value.yaml"
+    config.write_text("scorer:\n  features: [value]\n")
+    out = tmp_path / "out.csv"
+    assert main(["backtest", str(src), "--train-rows", "300", "--out", str(out), "--config", str(config)]) == 0
+    table = read_out(out)[1:]
+    alerts = [int(r[3]) for r in table]
+    assert float(table[30][1]) > float(table[30][2]), "the single 1 scores above the threshold"
+    assert bool(alerts[30]) == single_row_alerts
+    assert alerts[61] == 1 and not any(alerts[:30]) and not any(alerts[31:60])

@@ -23,13 +23,14 @@ One tick goes through the same steps, live or replayed:
    and the larger of the trees' and the members' is the score;
 4. the decision is 1 once the score has stayed above the threshold for ``hold_seconds``,
    or on the second tick in a row above it when it is ``at_once_ratio`` times the
-   threshold or more (a single tick far out is a glitch as often as an incident). The trees
-   alone open an episode only on their second tick above the threshold, or on the first when
-   two features' models are above it together: where ``hold_seconds`` is one row (rows a
-   minute apart), one scrape's counter reset or error blip would page otherwise. With a
+   threshold or more (a single tick far out is a glitch as often as an incident). With a
    single feature, only its quantile member opens an episode, and the trees may keep it open:
    on real series, what the trees alone found there was mostly single-row excursions on rows a
-   minute or an hour apart, while a member forgets a lasting change within a few dozen rows;
+   minute or an hour apart, while a member forgets a lasting change within a few dozen rows.
+   Where ``hold_seconds`` is a single row shorter than :data:`SCRAPE_ROW_SECONDS` (rows a
+   minute apart), that row opens no episode alone: it needs a second row above the threshold
+   or a second feature's word (two members, or two features' models, above it together), or
+   one scrape's counter reset or error blip would page;
 5. the learning policy: a tick with a missing value (a gap) or whose trees' score is above
    the threshold is not learned by the trees, and the baselines only coast along their trend
    (the quantile members learn every value they see: quantiles barely move for a few incident
@@ -102,7 +103,12 @@ EXCESS_FALSE_SECONDS = 7 * 86400.0
 each member's threshold is the score its training rows' tail says one tick in that many exceeds."""
 CORROBORATING_MEMBERS = 2
 """Quantile members that must be beyond their thresholds together when there are that many features;
-also the features' tree models that, above the threshold together, open an episode on one tick."""
+also the features' tree models that, above the threshold together, open an episode on one row."""
+SCRAPE_ROW_SECONDS = 300.0
+"""Rows closer together than this may each hold little more than one scrape (Prometheus scrapes every
+15 s to a minute, its rate windows span 1 to 5 minutes): one such row above the threshold is a glitch
+(a counter reset, a restarted pod's first rate) as often as an incident, so it opens no episode alone.
+A row of 5 minutes or more is already many scrapes' worth."""
 
 Row = tuple[float, Mapping[str, "float | None"]]
 
@@ -364,14 +370,17 @@ class Detector:
                 excess = self.threshold * members[-agree]
         return excess
 
-    def _trees_may_open(self, tree_scores: Sequence[float]) -> bool:
-        """Whether the trees alone may open an episode on this tick: with several features, on their
-        second tick above the threshold or when two features' models are above it together; with one
-        feature, never (see step 4 in the module docstring)."""
+    def _may_open(self, tree_scores: Sequence[float], excess: float) -> bool:
+        """Whether a tick whose score was held long enough may open an episode (step 4 in the module docstring):
+        with one feature, when its members are above the threshold; with several, when two members or two
+        features' models are, or on a second row above it. Rows :data:`SCRAPE_ROW_SECONDS` apart or more
+        may open one on their first row; closer ones need a second, or another feature's word."""
+        members = excess > self.threshold
+        one_row = self.hold.run < 2 and self.ticks.spacing_seconds < SCRAPE_ROW_SECONDS
         if len(self.features) == 1:
-            return False
-        agreeing = sum(s > self.threshold for s in tree_scores)
-        return self.hold.run >= 2 or agreeing >= CORROBORATING_MEMBERS
+            return members and not one_row
+        corroborated = members or sum(s > self.threshold for s in tree_scores) >= CORROBORATING_MEMBERS
+        return corroborated or not one_row
 
     def _member_score(self, feature: str, timestamp: float, value: float) -> float:
         """The larger of the feature's quantile and daily-profile members' scores, each over its own
@@ -407,8 +416,8 @@ class Detector:
         above = score > self.threshold
         ratio = self.config.at_once_ratio
         decision = self.hold.update(above, at_once=bool(ratio) and score >= ratio * self.threshold)
-        if decision and not self.decision and excess <= self.threshold and not self._trees_may_open(tree_scores):
-            decision = 0  # the trees alone may keep an episode open, not always open one (see step 4 above)
+        if decision and not self.decision and not self._may_open(tree_scores, excess):
+            decision = 0  # what may keep an episode open may not always open one (see step 4 above)
         self.decision = decision
         for f, value in y.items():
             self.recent[f].append(value)
