@@ -24,6 +24,14 @@ def config(tmp_path):
     return str(path)
 
 
+@pytest.fixture
+def value_config(tmp_path):
+    """A configuration naming one column, `value`, as a foreign series has."""
+    path = tmp_path / "value.yaml"
+    path.write_text("scorer:\n  features: [value]\n")
+    return str(path)
+
+
 def rows_with_spike(n=260):
     rows = normal_rows(n, features=FEATURES)
     for t, v in rows[230:240]:
@@ -228,7 +236,7 @@ def test_a_unit_switch_or_an_implausible_time_is_an_error_on_its_own_line(tmp_pa
                             "--config", config], "in.csv:102:", fragment)
 
 
-def test_a_foreign_series_with_irregular_rows_gaps_repeats_and_flat_stretches_backtests(tmp_path, capsys):
+def test_a_foreign_series_with_irregular_rows_gaps_repeats_and_flat_stretches_backtests(tmp_path, capsys, value_config):
     # One column named `value`, rows about a minute apart with gaps of up to 50 rows, a
     # repeated row, a row from the past and a flat stretch: nothing here is our generator's.
     rng = random.Random(4)
@@ -245,10 +253,8 @@ def test_a_foreign_series_with_irregular_rows_gaps_repeats_and_flat_stretches_ba
             lines.append(f"{t - 30},{value:.3f}")
     src = tmp_path / "foreign.csv"
     src.write_text("\n".join(lines) + "\n")
-    config = tmp_path / "value.yaml"
-    config.write_text("scorer:\n  features: [value]\n")
     out = tmp_path / "out.csv"
-    assert main(["backtest", str(src), "--train-rows", "150", "--out", str(out), "--config", str(config)]) == 0
+    assert main(["backtest", str(src), "--train-rows", "150", "--out", str(out), "--config", value_config]) == 0
     assert "skipped 2 rows the clock disagrees with" in capsys.readouterr().err
     table = read_out(out)
     assert len(table) - 1 == len(lines) - 1 - 150
@@ -274,18 +280,17 @@ def test_at_one_minute_rows_one_scrape_reading_zero_is_no_alert_and_three_are(tm
 
 
 @pytest.mark.parametrize("spacing, single_row_alerts", [(60, False), (3600, True)])
-def test_one_row_of_one_feature_alerts_only_where_a_row_is_more_than_a_scrape(tmp_path, spacing, single_row_alerts):
+def test_one_row_of_one_feature_alerts_only_where_a_row_is_more_than_a_scrape(tmp_path, value_config, spacing,
+                                                                              single_row_alerts):
     # A count that was 0 all through training: one row reading 1 is one scrape's worth at 1-minute
     # rows (no page), an hour's at hourly rows (a page); two rows in a row page either way.
     values = [0.0] * 400
     values[330] = 1.0
     values[360] = values[361] = 1.0
-    src = tmp_path / "in.csv"
-    src.write_text("timestamp,value\n" + "".join(f"{1_700_000_000 + i * spacing},{v}\n" for i, v in enumerate(values)))
-    config = tmp_path / "value.yaml"
-    config.write_text("scorer:\n  features: [value]\n")
+    src = write(tmp_path / "in.csv", [(1_700_000_000 + i * spacing, {"value": v}) for i, v in enumerate(values)],
+                columns=("timestamp", "value"))
     out = tmp_path / "out.csv"
-    assert main(["backtest", str(src), "--train-rows", "300", "--out", str(out), "--config", str(config)]) == 0
+    assert main(["backtest", src, "--train-rows", "300", "--out", str(out), "--config", value_config]) == 0
     table = read_out(out)[1:]
     alerts = [int(r[3]) for r in table]
     assert float(table[30][1]) > float(table[30][2]), "the single 1 scores above the threshold"
