@@ -283,7 +283,8 @@ def test_at_one_minute_rows_one_scrape_reading_zero_is_no_alert_and_three_are(tm
 def test_one_row_of_one_feature_alerts_only_where_a_row_is_more_than_a_scrape(tmp_path, value_config, spacing,
                                                                               single_row_alerts):
     # A count that was 0 all through training: one row reading 1 is one scrape's worth at 1-minute
-    # rows (no page), an hour's at hourly rows (a page); two rows in a row page either way.
+    # rows (no page), an hour's at hourly rows (a page, which ends on the second row below the
+    # threshold); two rows in a row page either way.
     values = [0.0] * 400
     values[330] = 1.0
     values[360] = values[361] = 1.0
@@ -294,5 +295,5 @@ def test_one_row_of_one_feature_alerts_only_where_a_row_is_more_than_a_scrape(tm
     table = read_out(out)[1:]
     alerts = [int(r[3]) for r in table]
     assert float(table[30][1]) > float(table[30][2]), "the single 1 scores above the threshold"
-    assert bool(alerts[30]) == single_row_alerts
-    assert alerts[61] == 1 and not any(alerts[:30]) and not any(alerts[31:60])
+    assert bool(alerts[30]) == bool(alerts[31]) == single_row_alerts
+    assert alerts[61] == 1 and not any(alerts[:30]) and not any(alerts[32:60])

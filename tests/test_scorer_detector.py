@@ -360,11 +360,24 @@ def test_with_one_feature_the_trees_alone_open_no_episode_but_hold_one_open(trai
     quiet = [d.step((400 + i) * TICK, {"value": 3 * value_on_baseline(d)}) for i in range(5)]
     assert all(r.score > r.threshold for r in quiet) and [r.decision for r in quiet] == [0] * 5
     member.threshold = calibrated
-    opened = d.step(405 * TICK, {"value": 1000.0})
-    assert opened.decision == 1
+    # rows 15 s apart: the member's own second row opens it, not one far-out row after rows only the trees found odd
+    opened = [d.step((405 + i) * TICK, {"value": 1000.0}) for i in range(2)]
+    assert [r.decision for r in opened] == [0, 1]
     member.threshold = 1e12
-    held = [d.step((406 + i) * TICK, {"value": 3 * value_on_baseline(d)}) for i in range(5)]
+    held = [d.step((407 + i) * TICK, {"value": 3 * value_on_baseline(d)}) for i in range(5)]
     assert [r.decision for r in held] == [1] * 5
+
+
+def test_one_tick_below_the_threshold_does_not_end_an_episode_and_two_do(trained):
+    cfg, rows = trained
+    d = Detector.fit(small_config(hold_seconds=2 * TICK, at_once_ratio=0), rows)
+    normal = lambda: value_on_baseline(d)  # noqa: E731 - read at each tick: the baseline moves
+    pattern = ["far", "far", "far", "calm", "far", "far", "calm", "calm", "calm", "far"]
+    results = [d.step((400 + i) * TICK, {"value": 200.0 if p == "far" else normal()}) for i, p in enumerate(pattern)]
+    assert [r.above for r in results] == [p == "far" for p in pattern]
+    # a dip of one tick between two bursts is one incident (no second page); two quiet ticks close it,
+    # and the next far tick waits for the hold again
+    assert [r.decision for r in results] == [0, 1, 1, 1, 1, 1, 1, 0, 0, 0]
 
 
 def test_a_series_flat_in_training_that_comes_alive_is_accepted_within_the_bound_noise_included():

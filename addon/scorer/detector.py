@@ -30,7 +30,9 @@ One tick goes through the same steps, live or replayed:
    Where ``hold_seconds`` is a single row shorter than :data:`SCRAPE_ROW_SECONDS` (rows a
    minute apart), that row opens no episode alone: it needs a second row above the threshold
    or a second feature's word (two members, or two features' models, above it together), or
-   one scrape's counter reset or error blip would page;
+   one scrape's counter reset or error blip would page; with one feature, the members' own
+   second row. An episode ends on the second tick in a row below the threshold
+   (:data:`CLOSING_TICKS`);
 5. the learning policy: a tick with a missing value (a gap) or whose trees' score is above
    the threshold is not learned by the trees, and the baselines only coast along their trend
    (the quantile members learn every value they see: quantiles barely move for a few incident
@@ -104,6 +106,9 @@ each member's threshold is the score its training rows' tail says one tick in th
 CORROBORATING_MEMBERS = 2
 """Quantile members that must be beyond their thresholds together when there are that many features;
 also the features' tree models that, above the threshold together, open an episode on one row."""
+CLOSING_TICKS = 2
+"""Ticks in a row below the threshold that end an episode: one tick below between two above (a dip in the
+middle of an incident) is no resolution, and an episode that flaps would page twice for one incident."""
 SCRAPE_ROW_SECONDS = 300.0
 """Rows closer together than this may each hold little more than one scrape (Prometheus scrapes every
 15 s to a minute, its rate windows span 1 to 5 minutes): one such row above the threshold is a glitch
@@ -163,6 +168,7 @@ class Detector:
         self.decision = 0  # the last tick's: the trees may hold an episode open that they could not open
         self.above_recent: deque = deque(maxlen=max(self.ticks.relearn_after_ticks, 1))
         self.persistent_run = 0
+        self.members_run = 0  # ticks in a row the quantile and daily members were above the threshold
         self.recent: dict[str, deque] = {f: deque(maxlen=STEADY_TICKS) for f in self.features}
         self.last_timestamp = -math.inf
         self.ticks_seen = 0
@@ -376,9 +382,11 @@ class Detector:
         features' models are, or on a second row above it. Rows :data:`SCRAPE_ROW_SECONDS` apart or more
         may open one on their first row; closer ones need a second, or another feature's word."""
         members = excess > self.threshold
-        one_row = self.hold.run < 2 and self.ticks.spacing_seconds < SCRAPE_ROW_SECONDS
+        short_rows = self.ticks.spacing_seconds < SCRAPE_ROW_SECONDS
         if len(self.features) == 1:
-            return members and not one_row
+            # the members' own second row: one far-out scrape next to a row only the trees find odd is one glitch
+            return members and not (short_rows and self.members_run < 2)
+        one_row = self.hold.run < 2 and short_rows
         corroborated = members or sum(s > self.threshold for s in tree_scores) >= CORROBORATING_MEMBERS
         return corroborated or not one_row
 
@@ -414,10 +422,13 @@ class Detector:
         trees, excess = max(tree_scores, default=0.0), self._excess(x)
         score = max(trees, excess)
         above = score > self.threshold
+        self.members_run = self.members_run + 1 if excess > self.threshold else 0
         ratio = self.config.at_once_ratio
         decision = self.hold.update(above, at_once=bool(ratio) and score >= ratio * self.threshold)
         if decision and not self.decision and not self._may_open(tree_scores, excess):
             decision = 0  # what may keep an episode open may not always open one (see step 4 above)
+        elif self.decision and not decision and self.hold.quiet < CLOSING_TICKS:
+            decision = 1  # an episode ends on the second tick in a row below the threshold (step 4)
         self.decision = decision
         for f, value in y.items():
             self.recent[f].append(value)
@@ -473,6 +484,7 @@ class Detector:
                 self.context[f] = [0.0] * len(self.scales)
                 self.recent[f].clear()
             self.hold.reset()
+            self.members_run = 0
 
     @property
     def gap_reset_ticks(self) -> int:

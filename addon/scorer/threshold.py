@@ -7,6 +7,8 @@
     [0, 0, 0, 1, 1, 0]
     >>> [hold.update(s > 0.3, at_once=s > 3.0) for s in (0.1, 5.0, 0.1, 5.0, 5.0, 0.1)]   # far above twice: no more wait
     [0, 0, 0, 0, 1, 0]
+    >>> hold.quiet   # ticks in a row below the threshold: the detector ends an episode on the second
+    1
 """
 
 from __future__ import annotations
@@ -77,14 +79,16 @@ class HoldDecision:
     restarted pod's first rate) is a glitch as often as an incident, and costs no page."""
 
     hold_ticks: int
-    run: int = 0
+    run: int = 0  # ticks in a row above the threshold
+    quiet: int = 0  # ticks in a row below it
 
     def update(self, above: bool, at_once: bool = False) -> int:
         self.run = self.run + 1 if above else 0
+        self.quiet = 0 if above else self.quiet + 1
         if at_once and self.run >= min(2, self.hold_ticks):
             self.run = max(self.run, self.hold_ticks)
         return int(self.run >= self.hold_ticks)
 
     def reset(self) -> None:
         """Start counting again (after a long gap: the run before it is not this one)."""
-        self.run = 0
+        self.run = self.quiet = 0
