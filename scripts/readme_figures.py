@@ -78,11 +78,11 @@ FIGURES = (
     Figure(DETECTION, "recorded.events", "each trained on its first 3 minutes): {} faults", "{:.0f}"),
     Figure(DETECTION, "recorded.recall", "faults, recall {}, median delay", "{:.2f}"),
     Figure(DETECTION, "recorded.median_delay_seconds", "recall 0.95, median delay {} s; missed", "{:.0f}"),
-    Figure(DETECTION, "real.detectors.scorer.ALL.f1", "no more than 1 false episode per 1,000 rows ({} at", "{:.3f}"),
-    Figure(DETECTION, "real.detectors.scorer.ALL.false_per_1000_rows", "per 1,000 rows (0.596 at {}; 0.58 at", "{:.2f}"),
+    Figure(DETECTION, "real.detectors.scorer.ALL.f1", "is met by a hair ({} at", "{:.3f}"),
+    Figure(DETECTION, "real.detectors.scorer.ALL.false_per_1000_rows", "is met by a hair (0.601 at {}):", "{:.2f}"),
     Figure(DETECTION, "daily.detectors.scorer.ALL.recall", "| all | recall {}, precision", "{:.2f}"),
     Figure(DETECTION, "daily.detectors.scorer.ALL.precision", "| all | recall 0.64, precision {},", "{:.2f}"),
-    Figure(DETECTION, "daily.detectors.scorer.ALL.false_per_1000_rows", "precision 0.79, {} false episodes per 1,000 rows |",
+    Figure(DETECTION, "daily.detectors.scorer.ALL.false_per_1000_rows", "precision 0.80, {} false episodes per 1,000 rows |",
            "{:.2f}"),
 )
 
