@@ -378,7 +378,8 @@ class Detector:
 
     def _may_open(self, tree_scores: Sequence[float], excess: float) -> bool:
         """Whether a tick whose score was held long enough may open an episode (step 4 in the module docstring):
-        with one feature, when its members are above the threshold; with several, when two members or two
+        with one feature, when its members are above the threshold (on rows closer than
+        :data:`SCRAPE_ROW_SECONDS`, on their second row in a row); with several, when two members or two
         features' models are, or on a second row above it. Rows :data:`SCRAPE_ROW_SECONDS` apart or more
         may open one on their first row; closer ones need a second, or another feature's word."""
         members = excess > self.threshold
