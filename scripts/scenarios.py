@@ -27,7 +27,9 @@ Kinds (``Event.kind``); the ``mild_`` ones are the same shapes at a smaller size
   an on-sale and slowly returns), ``counter_reset`` (one of 4-8 pods restarts: its share of
   the rates dips for a minute), ``gap`` (1-8 ticks with every cell empty), and
   ``level_shift`` (a release moves latency up 25-35 % for good; it may alert at first but
-  must stop within the detector's documented bound).
+  must stop within the detector's documented bound), and ``scrape_glitch`` (one tick reads no
+  traffic: both rates 0, the error ratio and the latencies empty, as Prometheus gives 0/0 and a
+  quantile of no requests; a restarted pod's first scrape, not an incident).
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ ANOMALY_KINDS = (
     "spike", "drop", "error_burst", "latency", "spike_errors",
     "mild_spike", "mild_drop", "mild_error_burst", "mild_latency", "mild_spike_errors",
 )
-NORMAL_KINDS = ("ramp", "counter_reset", "gap", "level_shift")
+NORMAL_KINDS = ("ramp", "counter_reset", "gap", "level_shift", "scrape_glitch")
+GLITCH_SEED = 1
+"""The glitches are laid out by a generator of their own (``[seed, GLITCH_SEED]``), after every other
+event: a scenario's other events and its noise are those it had before glitches were added."""
 FEATURES = ("requests_per_second", "errors_per_second", "error_ratio", "latency_p50_seconds", "latency_p95_seconds")
 
 
@@ -126,7 +131,7 @@ def generate(seed: int, days: int = 8, train_days: int = 1, anomalies_per_kind: 
 
     # --- events ---------------------------------------------------------------------
     kinds = [k for k in ANOMALY_KINDS for _ in range(anomalies_per_kind)]
-    kinds += [k for k in NORMAL_KINDS if k != "level_shift" for _ in range(normals_per_kind)]
+    kinds += [k for k in NORMAL_KINDS if k not in ("level_shift", "scrape_glitch") for _ in range(normals_per_kind)]
     kinds = ["level_shift"] + list(rng.permutation(kinds))  # the long one first, so it fits
     events: list[Event] = []
     taken = np.zeros(n, dtype=bool)
@@ -167,6 +172,18 @@ def generate(seed: int, days: int = 8, train_days: int = 1, anomalies_per_kind: 
             gap[sl] = True
         else:
             latency[start:] *= rng.uniform(1.25, 1.35)
+    glitch = np.zeros(n, dtype=bool)
+    glitch_rng = np.random.default_rng([seed, GLITCH_SEED])
+    for _ in range(normals_per_kind):
+        for _ in range(1000):
+            start = int(glitch_rng.integers(train + 360, n - 361))
+            if not taken[start - 360 : start + 361].any():
+                break
+        else:
+            continue
+        taken[start - 360 : start + 361] = True
+        events.append(Event("scrape_glitch", start, start + 1))
+        glitch[start] = True
     events.sort(key=lambda e: e.start)
 
     # --- per-tick counts, then rate[1m] as the recording rules would give ----------------
@@ -190,6 +207,10 @@ def generate(seed: int, days: int = 8, train_days: int = 1, anomalies_per_kind: 
     for i in range(n):
         if gap[i]:
             rows.append({"timestamp": START + i * TICK_SECONDS, **{f: None for f in FEATURES}})
+            continue
+        if glitch[i]:
+            rows.append({"timestamp": START + i * TICK_SECONDS, **{f: None for f in FEATURES},
+                         "requests_per_second": 0.0, "errors_per_second": 0.0})
             continue
         rows.append({
             "timestamp": START + i * TICK_SECONDS,

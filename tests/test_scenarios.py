@@ -44,3 +44,13 @@ def test_a_spike_multiplies_traffic_and_an_error_burst_raises_the_error_ratio():
 
 def test_same_seed_same_scenario():
     assert generate(seed=9, days=2).rows == generate(seed=9, days=2).rows
+
+
+def test_a_scrape_glitch_is_one_tick_of_no_traffic_labelled_normal(scenario):
+    glitches = [e for e in scenario.events if e.kind == "scrape_glitch"]
+    assert len(glitches) == 1 and all(e.end == e.start + 1 and not e.is_anomaly for e in glitches)
+    row = scenario.rows[glitches[0].start]
+    assert row["requests_per_second"] == row["errors_per_second"] == 0.0
+    assert row["error_ratio"] is row["latency_p50_seconds"] is row["latency_p95_seconds"] is None
+    assert min(r["requests_per_second"] for r in scenario.rows[glitches[0].start - 8 : glitches[0].start]) > 0
+

@@ -390,3 +390,17 @@ def test_a_series_flat_in_training_that_comes_alive_is_accepted_within_the_bound
     assert alive[:relearn] == [0] + [1] * (relearn - 1)  # an incident at first (from its second row: one may be a scrape)
     # accepted, its spread with it, after at most twice the bound (and a hold): not alerting for good
     assert alive[2 * relearn + 2:] == [0] * (len(alive) - 2 * relearn - 2)
+
+
+def test_the_generators_scrape_glitches_cost_no_alert_at_the_shipped_defaults():
+    # The generator's one-tick readings of no traffic, through the shipped detector at 15 s rows.
+    from scripts.bench_detection import GRACE_TICKS, run_scorer
+    from scripts.scenarios import generate
+    from vigilante.config import Config
+    from vigilante.scorer.features import histogram_buckets
+
+    sc = generate(seed=7, days=3, anomalies_per_kind=0, normals_per_kind=3)
+    glitches = [e.start - sc.train_rows for e in sc.events if e.kind == "scrape_glitch"]
+    decisions, _ = run_scorer(sc, Config().scorer, histogram_buckets(Config()))
+    assert len(glitches) == 3
+    assert [int(decisions[g : g + GRACE_TICKS].max()) for g in glitches] == [0, 0, 0]
