@@ -25,7 +25,7 @@ Kinds (``Event.kind``); the ``mild_`` ones are the same shapes at a smaller size
   ``mild_latency``, ``mild_spike_errors``; 5 to 30 minutes long.
 - normal but unusual (must not alert): ``ramp`` (traffic climbs 1.8-2.5x over 1-2 h before
   an on-sale and slowly returns), ``counter_reset`` (one of 4-8 pods restarts: its share of
-  the rates dips for a minute), ``gap`` (1-8 ticks with every cell empty), and
+  the rates dips for a minute), ``gap`` (1-8 ticks with every cell empty),
   ``level_shift`` (a release moves latency up 25-35 % for good; it may alert at first but
   must stop within the detector's documented bound), and ``scrape_glitch`` (one tick reads no
   traffic: both rates 0, the error ratio and the latencies empty, as Prometheus gives 0/0 and a
