@@ -98,6 +98,17 @@ def _multipliers(kind: str, rng: np.random.Generator) -> dict[str, float]:
     return m
 
 
+def _free_start(rng: np.random.Generator, taken: np.ndarray, length: int, first: int, margin: int = 360) -> int | None:
+    """A random start from ``first`` on for an event of ``length`` ticks with ``margin`` free ticks on each
+    side (marked taken on success); None when 1,000 draws found no room."""
+    for _ in range(1000):
+        start = int(rng.integers(first, len(taken) - length - margin))
+        if not taken[start - margin : start + length + margin].any():
+            taken[start - margin : start + length + margin] = True
+            return start
+    return None
+
+
 def generate(seed: int, days: int = 8, train_days: int = 1, anomalies_per_kind: int = 2,
              normals_per_kind: int = 3) -> Scenario:
     """One labelled scenario: ``days`` of ticks, the first ``train_days`` free of events.
@@ -147,13 +158,9 @@ def generate(seed: int, days: int = 8, train_days: int = 1, anomalies_per_kind: 
             length = int(rng.integers(1, 9))
         else:  # level_shift: the label covers the first 12 h; the shift itself is permanent
             length = TICKS_PER_DAY // 2
-        for _ in range(1000):
-            start = int(rng.integers(train + 360, n - length - 360))
-            if not taken[start - 360 : start + length + 360].any():
-                break
-        else:
+        start = _free_start(rng, taken, length, first=train + 360)
+        if start is None:
             continue
-        taken[start - 360 : start + length + 360] = True
         events.append(Event(str(kind), start, start + length))
         sl = slice(start, start + length)
         if kind in ANOMALY_KINDS:
@@ -175,13 +182,9 @@ def generate(seed: int, days: int = 8, train_days: int = 1, anomalies_per_kind: 
     glitch = np.zeros(n, dtype=bool)
     glitch_rng = np.random.default_rng([seed, GLITCH_SEED])
     for _ in range(normals_per_kind):
-        for _ in range(1000):
-            start = int(glitch_rng.integers(train + 360, n - 361))
-            if not taken[start - 360 : start + 361].any():
-                break
-        else:
+        start = _free_start(glitch_rng, taken, 1, first=train + 360)
+        if start is None:
             continue
-        taken[start - 360 : start + 361] = True
         events.append(Event("scrape_glitch", start, start + 1))
         glitch[start] = True
     events.sort(key=lambda e: e.start)

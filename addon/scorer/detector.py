@@ -359,13 +359,9 @@ class Detector:
                 scores.append(q / max(1.0 - model.score_one(x), 1e-9))
         return scores
 
-    def _parts(self, u: Mapping[str, float], raw: Mapping[str, float]) -> tuple[float, float]:
-        """The trees' score and the quantile members', each on the detector's scale: a member's
-        score is scaled so that its own threshold lands on the detector's."""
-        return max(self._tree_scores(u), default=0.0), self._excess(raw)
-
     def _excess(self, raw: Mapping[str, float]) -> float:
-        """The quantile members' score, on the detector's scale (see :meth:`_parts`)."""
+        """The quantile members' score, on the detector's scale: each member's score is scaled so
+        that its own threshold lands on the detector's."""
         excess = 0.0
         if math.isfinite(self.threshold):
             members = sorted(self._member_score(f, self.last_timestamp, v) for f, v in raw.items())
@@ -401,8 +397,8 @@ class Detector:
         return max(recent, seasonal.score(timestamp, value) / seasonal.threshold)
 
     def _score(self, u: Mapping[str, float], raw: Mapping[str, float]) -> float:
-        """The ensemble's score: the larger of the trees' and the quantile members' (see :meth:`_parts`)."""
-        return max(self._parts(u, raw))
+        """The ensemble's score: the larger of the trees' and the quantile members'."""
+        return max(max(self._tree_scores(u), default=0.0), self._excess(raw))
 
     def step(self, timestamp: float, values: Mapping[str, "float | None"], explain: bool | None = None) -> StepResult:
         """Score one tick, decide, then learn from it or not; returns what to export.
